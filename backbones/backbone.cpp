@@ -1,0 +1,188 @@
+#include "backbones/backbone.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+namespace backbones {
+
+BnMode parse_bn_mode(const std::string& name) {
+  if (name == "transductive") return BnMode::kTransductive;
+  if (name == "running") return BnMode::kRunning;
+  if (name == "per-step") return BnMode::kPerStep;
+  throw std::invalid_argument("unknown BatchNorm mode '" + name + "' (expected one of: transductive, running, per-step)");
+}
+
+std::string to_string(BnMode mode) {
+  switch (mode) {
+    case BnMode::kTransductive: return "transductive";
+    case BnMode::kRunning: return "running";
+    case BnMode::kPerStep: return "per-step";
+  }
+  return "?";
+}
+
+ParamFilter parse_param_filter(const std::string& name) {
+  if (name == "all") return ParamFilter::kAll;
+  if (name == "head") return ParamFilter::kHead;
+  if (name == "atoms") return ParamFilter::kAtoms;
+  if (name == "atoms+head") return ParamFilter::kAtomsAndHead;
+  throw std::invalid_argument("unknown parameter selection '" + name + "' (expected one of: all, head, atoms, atoms+head)");
+}
+
+std::string to_string(ParamFilter filter) {
+  switch (filter) {
+    case ParamFilter::kAll: return "all";
+    case ParamFilter::kHead: return "head";
+    case ParamFilter::kAtoms: return "atoms";
+    case ParamFilter::kAtomsAndHead: return "atoms+head";
+  }
+  return "?";
+}
+
+Backbone::Backbone(const BackboneOptions& options)
+    : options_(options), plan_(options.conv, &params_) {
+  if (options.classes < 1) throw std::invalid_argument("classes must be at least 1, got " + std::to_string(options.classes));
+  if (options.in_channels < 1) {
+    throw std::invalid_argument("input channels must be at least 1, got " + std::to_string(options.in_channels));
+  }
+  if (options.bn_steps < 1) throw std::invalid_argument("bn_steps must be at least 1");
+}
+
+int64_t Backbone::add_batch_norm(const std::string& name, int64_t channels) {
+  BatchNormLayer bn;
+  bn.name = name;
+  bn.channels = channels;
+  bn.weight_slot = params_.add(name + ".weight", torch::ones({channels}));
+  bn.bias_slot = params_.add(name + ".bias", torch::zeros({channels}));
+  for (int64_t s = 0; s < options_.bn_steps; ++s) {
+    const std::string suffix = options_.bn_steps > 1 ? ".step" + std::to_string(s) : "";
+    bn.mean_slots.push_back(buffers_.add(name + ".running_mean" + suffix, torch::zeros({channels}), false));
+    bn.var_slots.push_back(buffers_.add(name + ".running_var" + suffix, torch::ones({channels}), false));
+  }
+  bns_.push_back(std::move(bn));
+  return static_cast<int64_t>(bns_.size()) - 1;
+}
+
+int64_t Backbone::add_linear(const std::string& name, int64_t in_features, int64_t out_features) {
+  // PyTorch's nn.Linear default: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
+  LinearLayer l{name, in_features, out_features, -1, -1};
+  l.weight_slot = params_.add(name + ".weight", torch::empty({out_features, in_features}).uniform_(-bound, bound));
+  l.bias_slot = params_.add(name + ".bias", torch::empty({out_features}).uniform_(-bound, bound));
+  linears_.push_back(l);
+  return static_cast<int64_t>(linears_.size()) - 1;
+}
+
+void Backbone::finalize() { plan_.finalize(); }
+
+torch::Tensor Backbone::conv(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
+                             const ForwardOptions& o) const {
+  acdc::RunOptions run;
+  run.training = o.training;
+  run.costs = o.costs;
+  return plan_.conv(id).forward(x, p, run);
+}
+
+torch::Tensor Backbone::batch_norm(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
+                                   const ForwardOptions& o) {
+  const auto& bn = bns_[static_cast<size_t>(id)];
+  const auto& w = p[static_cast<size_t>(bn.weight_slot)];
+  const auto& b = p[static_cast<size_t>(bn.bias_slot)];
+  constexpr double kMomentum = 0.1, kEps = 1e-5;
+  if (o.bn == BnMode::kTransductive) {
+    return torch::batch_norm(x, w, b, {}, {}, /*training=*/true, kMomentum, kEps, /*cudnn_enabled=*/true);
+  }
+  const size_t set = o.bn == BnMode::kPerStep
+                         ? static_cast<size_t>(std::min<int64_t>(std::max<int64_t>(o.step, 0), options_.bn_steps - 1))
+                         : 0;
+  auto& mean = buffers_.tensors()[static_cast<size_t>(bn.mean_slots[set])];
+  auto& var = buffers_.tensors()[static_cast<size_t>(bn.var_slots[set])];
+  if (o.training) {
+    if (o.update_running_stats) {
+      return torch::batch_norm(x, w, b, mean, var, /*training=*/true, kMomentum, kEps, /*cudnn_enabled=*/true);
+    }
+    return torch::batch_norm(x, w, b, {}, {}, /*training=*/true, kMomentum, kEps, /*cudnn_enabled=*/true);
+  }
+  return torch::batch_norm(x, w, b, mean, var, /*training=*/false, kMomentum, kEps, /*cudnn_enabled=*/true);
+}
+
+torch::Tensor Backbone::linear(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
+                               const ForwardOptions& o) const {
+  const auto& l = linears_[static_cast<size_t>(id)];
+  TORCH_CHECK(x.dim() == 2 && x.size(1) == l.in_features, "layer '", l.name, "' expects ", l.in_features,
+              " input features, got ", x.sizes(), " (was the network built for another image size?)");
+  if (o.costs != nullptr) {
+    acdc::LayerCost cost;
+    cost.name = l.name;
+    cost.macs_per_image = l.in_features * l.out_features;
+    o.costs->layers.push_back(cost);
+  }
+  return torch::addmm(p[static_cast<size_t>(l.bias_slot)], x, p[static_cast<size_t>(l.weight_slot)].t());
+}
+
+torch::Tensor Backbone::forward(const torch::Tensor& x, const ForwardOptions& options) {
+  return forward_with(x, params_.tensors(), options);
+}
+
+torch::Tensor Backbone::forward_with(const torch::Tensor& x, const std::vector<torch::Tensor>& params,
+                                     const ForwardOptions& options) {
+  if (static_cast<int64_t>(params.size()) != params_.size()) {
+    throw std::invalid_argument("parameter vector has " + std::to_string(params.size()) + " tensors, " +
+                                options_.name + " has " + std::to_string(params_.size()));
+  }
+  if (x.dim() != 4 || x.size(1) != options_.in_channels) {
+    std::ostringstream shape;
+    shape << x.sizes();
+    throw std::invalid_argument(options_.name + " expects input [N, " + std::to_string(options_.in_channels) +
+                                ", H, W], got " + shape.str());
+  }
+  if (std::min(x.size(2), x.size(3)) < min_image_size_) {
+    throw std::invalid_argument(options_.name + " needs images of at least " + std::to_string(min_image_size_) +
+                                " px, got " + std::to_string(x.size(2)) + "x" + std::to_string(x.size(3)));
+  }
+  return run(x, params, options);
+}
+
+torch::Tensor Backbone::forward_with(const torch::Tensor& x, const acdc::TensorDict& params,
+                                     const ForwardOptions& options) {
+  return forward_with(x, params_.resolve(params), options);
+}
+
+void Backbone::to(const torch::Device& device, torch::optional<torch::ScalarType> dtype) {
+  params_.to(device, dtype);
+  buffers_.to(device, dtype);
+}
+
+torch::Device Backbone::device() const {
+  return params_.size() > 0 ? params_[0].device() : torch::Device(torch::kCPU);
+}
+
+acdc::CostRecorder Backbone::costs(int64_t image_size) {
+  torch::NoGradGuard no_grad;
+  acdc::CostRecorder recorder;
+  ForwardOptions o;
+  o.costs = &recorder;
+  auto options = params_.size() > 0 ? params_[0].options() : torch::TensorOptions();
+  // Batch 2: transductive BatchNorm needs more than one value per channel at 1x1 features.
+  forward(torch::zeros({2, options_.in_channels, image_size, image_size}, options.requires_grad(false)), o);
+  return recorder;
+}
+
+std::vector<int64_t> Backbone::slots(ParamFilter filter) const {
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < params_.size(); ++i) {
+    const auto& name = params_.names()[static_cast<size_t>(i)];
+    const bool head = name.rfind("head.", 0) == 0;
+    const bool atoms = name.size() > 6 && name.compare(name.size() - 6, 6, ".atoms") == 0;
+    const bool take = filter == ParamFilter::kAll || (filter == ParamFilter::kHead && head) ||
+                      (filter == ParamFilter::kAtoms && atoms) ||
+                      (filter == ParamFilter::kAtomsAndHead && (atoms || head));
+    if (take) out.push_back(i);
+  }
+  return out;
+}
+
+}  // namespace backbones

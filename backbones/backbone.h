@@ -1,0 +1,129 @@
+#pragma once
+// The base of every network: parameters in a named ParamStore (the parameter dictionary),
+// BatchNorm running statistics in a second store, convs declared to an acdc::SharingPlan,
+// and one forward that reads every tensor from a parameter vector/dictionary, so that the
+// MAML engine can adapt parameters without touching the model.
+
+#include "acdc/acdc_conv.h"
+#include "acdc/param_store.h"
+
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace backbones {
+
+// How BatchNorm normalises (reference/FEWSHOT.md "BatchNorm"):
+//  transductive: statistics of the current batch, always (every MAML reference does this);
+//  running:      batch statistics in training (running statistics updated when asked),
+//                running statistics at evaluation;
+//  per-step:     like running, with one set of running statistics per inner-loop step (MAML++).
+enum class BnMode { kTransductive, kRunning, kPerStep };
+BnMode parse_bn_mode(const std::string& name);  // throws naming the value
+std::string to_string(BnMode mode);
+
+struct BackboneOptions {
+  std::string name = "conv4";
+  acdc::ConvOptions conv;
+  int64_t classes = 5;
+  int64_t in_channels = 3;
+  int64_t image_size = 84;   // backbones with a flattening head (conv4) size it from this
+  int64_t width = 64;        // conv4 filters
+  int64_t bn_steps = 1;      // running-statistics sets for BnMode::kPerStep
+};
+
+struct ForwardOptions {
+  bool training = false;               // atom-drop on; batch statistics for running/per-step
+  BnMode bn = BnMode::kTransductive;
+  int64_t step = 0;                    // per-step statistics index (clamped to bn_steps - 1)
+  bool update_running_stats = false;   // running statistics change only when asked
+  acdc::CostRecorder* costs = nullptr; // records per-layer MACs when set
+};
+
+// Which parameters a caller wants (e.g. the MAML inner loop's --inner-params).
+enum class ParamFilter { kAll, kHead, kAtoms, kAtomsAndHead };
+ParamFilter parse_param_filter(const std::string& name);  // "all", "head", "atoms", "atoms+head"
+std::string to_string(ParamFilter filter);
+
+class Backbone {
+ public:
+  explicit Backbone(const BackboneOptions& options);
+  virtual ~Backbone() = default;
+  Backbone(const Backbone&) = delete;
+  Backbone& operator=(const Backbone&) = delete;
+
+  const BackboneOptions& options() const { return options_; }
+  acdc::ParamStore& params() { return params_; }
+  const acdc::ParamStore& params() const { return params_; }
+  acdc::ParamStore& buffers() { return buffers_; }
+  const acdc::ParamStore& buffers() const { return buffers_; }
+  const acdc::SharingPlan& plan() const { return plan_; }
+  int64_t num_params() const { return params_.numel(); }
+
+  // The plain forward: forward_with over the model's own parameters (same code path).
+  torch::Tensor forward(const torch::Tensor& x, const ForwardOptions& options = {});
+  // Every tensor comes from `params`, in the slot order of params().
+  torch::Tensor forward_with(const torch::Tensor& x, const std::vector<torch::Tensor>& params,
+                             const ForwardOptions& options = {});
+  // name -> tensor; throws std::invalid_argument naming a missing or wrongly shaped key.
+  torch::Tensor forward_with(const torch::Tensor& x, const acdc::TensorDict& params,
+                             const ForwardOptions& options = {});
+
+  // Moves parameters and buffers (shared coefficients stay one tensor).
+  void to(const torch::Device& device, torch::optional<torch::ScalarType> dtype = torch::nullopt);
+  torch::Device device() const;
+
+  // Per-layer MACs of one image of the given size (a no-grad forward at batch 1, on the CPU
+  // copy's device, recording costs); the head's Linear is included.
+  acdc::CostRecorder costs(int64_t image_size);
+
+  // Slots of the parameters selected by a filter, in slot order.
+  std::vector<int64_t> slots(ParamFilter filter) const;
+
+  // Smallest square input the network's pooling allows.
+  int64_t min_image_size() const { return min_image_size_; }
+
+ protected:
+  // Builders: declare layers in forward order, then call finalize() once.
+  int64_t add_conv(const acdc::ConvSpec& spec) { return plan_.add(spec); }
+  int64_t add_batch_norm(const std::string& name, int64_t channels);
+  int64_t add_linear(const std::string& name, int64_t in_features, int64_t out_features);
+  void finalize();
+  void set_min_image_size(int64_t size) { min_image_size_ = size; }
+
+  // Layer applications inside run().
+  torch::Tensor conv(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
+                     const ForwardOptions& o) const;
+  torch::Tensor batch_norm(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
+                           const ForwardOptions& o);
+  torch::Tensor linear(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
+                       const ForwardOptions& o) const;
+
+  virtual torch::Tensor run(const torch::Tensor& x, const std::vector<torch::Tensor>& p,
+                            const ForwardOptions& o) = 0;
+
+ private:
+  struct BatchNormLayer {
+    std::string name;
+    int64_t channels;
+    int64_t weight_slot, bias_slot;
+    std::vector<int64_t> mean_slots, var_slots;  // one per statistics set
+  };
+  struct LinearLayer {
+    std::string name;
+    int64_t in_features, out_features;
+    int64_t weight_slot, bias_slot;
+  };
+
+  BackboneOptions options_;
+  acdc::ParamStore params_;
+  acdc::ParamStore buffers_;
+  acdc::SharingPlan plan_;
+  std::vector<BatchNormLayer> bns_;
+  std::vector<LinearLayer> linears_;
+  int64_t min_image_size_ = 1;
+};
+
+}  // namespace backbones

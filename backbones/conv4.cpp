@@ -1,0 +1,61 @@
+// Conv4: 4 x [conv3x3 - BN - ReLU - max-pool 2] + linear head (FEWSHOT.md); the first conv is
+// decomposed like the others (ACDC.md §2: the stem is decomposed). Convs carry no bias: the
+// BatchNorm that follows each one makes a bias redundant.
+
+#include "backbones/builders.h"
+
+#include <torch/torch.h>
+
+#include <stdexcept>
+
+namespace backbones {
+namespace {
+
+class Conv4 : public Backbone {
+ public:
+  explicit Conv4(const BackboneOptions& o) : Backbone(o) {
+    if (o.width < 1) throw std::invalid_argument("conv4 width must be at least 1, got " + std::to_string(o.width));
+    if (o.image_size < 16) {
+      throw std::invalid_argument("conv4 needs images of at least 16 px (four 2x2 max-pools), got " +
+                                  std::to_string(o.image_size));
+    }
+    int64_t in = o.in_channels;
+    for (int i = 0; i < 4; ++i) {
+      acdc::ConvSpec spec;
+      spec.name = "features." + std::to_string(i) + ".conv";
+      spec.in_channels = in;
+      spec.out_channels = o.width;
+      spec.kernel_size = 3;
+      spec.padding = 1;
+      spec.block = "block1";  // one stage of equal width (ACDC.md §2: a block is a stage)
+      convs_[i] = add_conv(spec);
+      bns_[i] = add_batch_norm("features." + std::to_string(i) + ".bn", o.width);
+      in = o.width;
+    }
+    side_ = o.image_size / 16;
+    head_ = add_linear("head", o.width * side_ * side_, o.classes);
+    finalize();
+    set_min_image_size(16);
+  }
+
+ protected:
+  torch::Tensor run(const torch::Tensor& x, const std::vector<torch::Tensor>& p, const ForwardOptions& o) override {
+    auto h = x;
+    for (int i = 0; i < 4; ++i) {
+      h = torch::max_pool2d(torch::relu(batch_norm(bns_[i], conv(convs_[i], h, p, o), p, o)), 2);
+    }
+    return linear(head_, h.flatten(1), p, o);
+  }
+
+ private:
+  int64_t convs_[4] = {};
+  int64_t bns_[4] = {};
+  int64_t head_ = -1;
+  int64_t side_ = 1;
+};
+
+}  // namespace
+
+std::unique_ptr<Backbone> build_conv4(const BackboneOptions& options) { return std::make_unique<Conv4>(options); }
+
+}  // namespace backbones

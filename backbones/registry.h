@@ -1,0 +1,28 @@
+#pragma once
+// Maps backbone names to builders so `--backbone NAME` works in every subcommand.
+// Adding a backbone: one new file with its builder, and one row in registry.cpp's table.
+
+#include "backbones/backbone.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace backbones {
+
+using Builder = std::function<std::unique_ptr<Backbone>(const BackboneOptions&)>;
+
+struct BackboneInfo {
+  std::string name;         // "conv4", or a pattern such as "wrn-D-K"
+  std::string description;  // one line for --help
+};
+
+// Builds the network named options.name; throws std::invalid_argument naming an unknown
+// backbone and listing the known ones, or naming the bad option.
+std::unique_ptr<Backbone> make_backbone(const BackboneOptions& options);
+const std::vector<BackboneInfo>& backbone_infos();
+// "conv4, resnet10, ..." for messages and --help.
+std::string backbone_list();
+
+}  // namespace backbones

@@ -1,0 +1,365 @@
+// Tests of the acdc/ library: the functional core, sharing plans, grouping, atom-drop.
+// Gradient checks run in double precision against central finite differences.
+
+#include "acdc/acdc_conv.h"
+#include "acdc/conv_options.h"
+#include "acdc/functional.h"
+#include "acdc/param_store.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <functional>
+#include <set>
+
+namespace {
+
+const auto kDouble = torch::TensorOptions().dtype(torch::kDouble);
+
+// Central finite differences of a scalar function of `x` (perturbed in place through a
+// detached view, restored); f itself may use autograd.
+torch::Tensor finite_difference(const std::function<double()>& f, torch::Tensor x, double eps = 1e-6) {
+  x = x.detach();
+  auto grad = torch::zeros_like(x);
+  auto flat = x.view(-1);
+  auto gflat = grad.view(-1);
+  for (int64_t i = 0; i < flat.numel(); ++i) {
+    const double orig = flat[i].item<double>();
+    flat[i] = orig + eps;
+    const double plus = f();
+    flat[i] = orig - eps;
+    const double minus = f();
+    flat[i] = orig;
+    gflat[i] = (plus - minus) / (2 * eps);
+  }
+  return grad;
+}
+
+struct GeometryCase {
+  int64_t k, stride, padding, dilation, h, w;
+};
+
+class ExecutionModes : public ::testing::TestWithParam<GeometryCase> {};
+
+TEST_P(ExecutionModes, ReconstructEqualsTwoSubLayersEqualsPlainConv) {
+  const auto c = GetParam();
+  torch::manual_seed(1);
+  auto x = torch::randn({2, 3, c.h, c.w}, kDouble);
+  auto atoms = torch::randn({4, c.k, c.k}, kDouble);
+  auto coeff = torch::randn({5, 3, 4}, kDouble);
+  acdc::ConvGeometry g{c.stride, c.padding, c.dilation};
+
+  auto weight = acdc::reconstruct_kernel(atoms, coeff);
+  // The reconstruction itself, element by element from the definition W[o,i] = sum_j a[o,i,j] D[j].
+  auto expected_w = torch::einsum("oij,jhw->oihw", {coeff, atoms});
+  EXPECT_TRUE(torch::allclose(weight, expected_w, 1e-12, 1e-12));
+
+  auto plain = torch::conv2d(x, expected_w, {}, c.stride, c.padding, c.dilation);
+  auto reconstruct = acdc::acdc_conv2d(x, atoms, coeff, g);
+  auto two_stage = acdc::acdc_conv2d_two_stage(x, atoms, coeff, g);
+  ASSERT_EQ(reconstruct.sizes(), plain.sizes());
+  ASSERT_EQ(two_stage.sizes(), plain.sizes());
+  EXPECT_TRUE(torch::allclose(reconstruct, plain, 1e-10, 1e-10));
+  EXPECT_TRUE(torch::allclose(two_stage, plain, 1e-10, 1e-10));
+}
+
+INSTANTIATE_TEST_SUITE_P(Geometries, ExecutionModes,
+                         ::testing::Values(GeometryCase{3, 1, 1, 1, 7, 9},   // non-square, same padding
+                                           GeometryCase{3, 2, 1, 1, 8, 11},  // stride 2, padding 1
+                                           GeometryCase{3, 1, 2, 2, 9, 6},   // dilation 2
+                                           GeometryCase{1, 1, 0, 1, 5, 7},   // 1x1 kernel
+                                           GeometryCase{5, 2, 2, 1, 12, 10}, // 5x5, stride 2
+                                           GeometryCase{5, 1, 4, 2, 6, 13}));
+
+TEST(Gradients, AtomsAndCoefficientsMatchFiniteDifferences) {
+  torch::manual_seed(2);
+  auto x = torch::randn({2, 2, 6, 5}, kDouble);
+  auto atoms = torch::randn({3, 3, 3}, kDouble).requires_grad_();
+  auto coeff = torch::randn({2, 2, 3}, kDouble).requires_grad_();
+  auto probe = torch::randn({2, 2, 3, 3}, kDouble);  // fixed weights make the loss non-trivial
+  acdc::ConvGeometry g{2, 1, 1};
+  auto loss_fn = [&] { return (acdc::acdc_conv2d(x, atoms, coeff, g).pow(2) * 0.5).sum() + (acdc::reconstruct_kernel(atoms, coeff) * probe).sum(); };
+
+  auto grads = torch::autograd::grad({loss_fn()}, {atoms, coeff});
+  auto scalar = [&] { return loss_fn().item<double>(); };
+  EXPECT_TRUE(torch::allclose(grads[0], finite_difference(scalar, atoms.detach()), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(grads[1], finite_difference(scalar, coeff.detach()), 1e-5, 1e-6));
+}
+
+TEST(Gradients, SecondOrderMatchesFiniteDifferencesOfFirstOrder) {
+  torch::manual_seed(3);
+  auto x = torch::randn({2, 2, 5, 5}, kDouble);
+  auto atoms = torch::randn({2, 3, 3}, kDouble).requires_grad_();
+  auto coeff = torch::randn({3, 2, 2}, kDouble).requires_grad_();
+  acdc::ConvGeometry g{1, 1, 1};
+  // A MAML-like quantity: the squared norm of the gradient with respect to the atoms, whose
+  // derivative with respect to the coefficients needs the gradient of a gradient.
+  auto grad_norm = [&](bool create_graph) {
+    auto loss = acdc::acdc_conv2d(x, atoms, coeff, g).tanh().sum();
+    auto ga = torch::autograd::grad({loss}, {atoms}, /*grad_outputs=*/{}, /*retain_graph=*/true,
+                                    /*create_graph=*/create_graph)[0];
+    return ga.pow(2).sum();
+  };
+  auto gn = grad_norm(true);
+  ASSERT_TRUE(gn.requires_grad());
+  auto second = torch::autograd::grad({gn}, {coeff})[0];
+  auto numeric = finite_difference([&] { return grad_norm(false).item<double>(); }, coeff.detach());
+  EXPECT_TRUE(torch::allclose(second, numeric, 1e-5, 1e-6)) << second << numeric;
+}
+
+TEST(Sharing, SharedCoefficientGradientIsSumOfSliceGradients) {
+  torch::manual_seed(4);
+  acdc::ParamStore store;
+  acdc::ConvOptions o;
+  o.type = acdc::ConvType::kNet;
+  o.atoms = 3;
+  acdc::SharingPlan plan(o, &store);
+  const auto a = plan.add({"a", 2, 4, 3, 1, 1});
+  const auto b = plan.add({"b", 4, 6, 3, 1, 1});
+  plan.finalize();
+  store.to(torch::kCPU, torch::kDouble);
+  const auto& coeff = store.at("acdc.coeff.net");
+  ASSERT_EQ(coeff.sizes(), (std::vector<int64_t>{6, 4, 3}));  // sized to the largest layer
+  EXPECT_EQ(store.size(), 3);                                 // a.atoms, b.atoms, one coefficient tensor
+
+  auto x = torch::randn({2, 2, 5, 5}, kDouble);
+  auto h = plan.conv(a).forward(x, store.tensors());
+  auto y = plan.conv(b).forward(torch::relu(h), store.tensors());
+  auto total = torch::autograd::grad({y.pow(2).sum()}, {coeff})[0];
+
+  // Same network with the two slices as independent leaves.
+  auto sa = coeff.detach().narrow(0, 0, 4).narrow(1, 0, 2).clone().requires_grad_();
+  auto sb = coeff.detach().clone().requires_grad_();
+  auto h2 = acdc::acdc_conv2d(x, store.at("a.atoms"), sa, {1, 1, 1});
+  auto y2 = acdc::acdc_conv2d(torch::relu(h2), store.at("b.atoms"), sb, {1, 1, 1});
+  auto gs = torch::autograd::grad({y2.pow(2).sum()}, {sa, sb});
+  auto expected = gs[1].clone();
+  expected.narrow(0, 0, 4).narrow(1, 0, 2).add_(gs[0]);
+  EXPECT_TRUE(torch::allclose(total, expected, 1e-10, 1e-12));
+}
+
+TEST(Sharing, ScopesOwnEachCoefficientTensorOnce) {
+  auto names_for = [](acdc::ConvType type) {
+    acdc::ParamStore store;
+    acdc::ConvOptions o;
+    o.type = type;
+    o.atoms = 2;
+    o.group_size = 4;
+    acdc::SharingPlan plan(o, &store);
+    plan.add({"l1", 3, 8, 3, 1, 1, 1, "block1"});
+    plan.add({"l2", 8, 8, 3, 1, 1, 1, "block1"});
+    plan.add({"l3", 8, 16, 3, 2, 1, 1, "block2"});
+    acdc::ConvSpec shortcut{"sc", 8, 16, 1, 2, 0, 1, "block2"};
+    shortcut.decompose = false;
+    plan.add(shortcut);
+    plan.finalize();
+    return store.names();
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(names_for(acdc::ConvType::kStandard), (V{"l1.weight", "l2.weight", "l3.weight", "sc.weight"}));
+  EXPECT_EQ(names_for(acdc::ConvType::kNet), (V{"l1.atoms", "l2.atoms", "l3.atoms", "sc.weight", "acdc.coeff.net"}));
+  EXPECT_EQ(names_for(acdc::ConvType::kBlock),
+            (V{"l1.atoms", "l2.atoms", "l3.atoms", "sc.weight", "acdc.coeff.block1", "acdc.coeff.block2"}));
+  EXPECT_EQ(names_for(acdc::ConvType::kLayer),
+            (V{"l1.atoms", "l2.atoms", "l3.atoms", "sc.weight", "l1.coeff", "l2.coeff", "l3.coeff"}));
+  EXPECT_EQ(names_for(acdc::ConvType::kGroupedNet), (V{"l1.atoms", "l2.atoms", "l3.atoms", "sc.weight", "acdc.coeff.net"}));
+}
+
+TEST(Grouping, GroupedConvEqualsExplicitLoopOverGroups) {
+  torch::manual_seed(5);
+  // C_in = 8, C_out = 12? must be multiple of s: use C_out = 8, s = 4 -> G = 2 conv groups,
+  // A = 2 atom groups, each output channel sees 4 inputs.
+  acdc::ParamStore store;
+  acdc::ConvOptions o;
+  o.type = acdc::ConvType::kGroupedLayer;
+  o.atoms = 3;
+  o.group_size = 4;
+  acdc::SharingPlan plan(o, &store);
+  const auto id = plan.add({"g", 8, 8, 3, 1, 1});
+  plan.finalize();
+  store.to(torch::kCPU, torch::kDouble);
+  const auto& conv = plan.conv(id);
+  EXPECT_EQ(conv.conv_groups(), 2);
+  EXPECT_EQ(conv.atom_groups(), 2);
+  EXPECT_EQ(store.at("g.atoms").sizes(), (std::vector<int64_t>{2, 3, 3, 3}));
+  EXPECT_EQ(store.at("g.coeff").sizes(), (std::vector<int64_t>{4, 4, 3}));
+
+  auto x = torch::randn({2, 8, 6, 6}, kDouble);
+  auto y = conv.forward(x, store.tensors());
+
+  // Explicit: output group j (channels 4j..4j+3) = conv of input group j with
+  // reconstruct(atoms[j], coeff); then the ShuffleNet shuffle of the concatenation.
+  std::vector<torch::Tensor> outs;
+  for (int64_t j = 0; j < 2; ++j) {
+    auto w = torch::einsum("oim,mhw->oihw", {store.at("g.coeff"), store.at("g.atoms")[j]});
+    outs.push_back(torch::conv2d(x.narrow(1, 4 * j, 4), w, {}, 1, 1));
+  }
+  auto cat = torch::cat(outs, 1);
+  auto shuffled = torch::empty_like(cat);
+  for (int64_t c = 0; c < 8; ++c) {
+    // shuffle with g = 2 groups of 4: new channel (c % 4) * 2 + c / 4 takes old channel c
+    shuffled.select(1, (c % 4) * 2 + c / 4).copy_(cat.select(1, c));
+  }
+  EXPECT_TRUE(torch::allclose(y, shuffled, 1e-10, 1e-12));
+}
+
+TEST(Grouping, ChannelShuffleIsAPermutationAndUnshuffleInvertsIt) {
+  auto x = torch::arange(12, kDouble).view({1, 12, 1, 1});
+  for (int64_t g : {1, 2, 3, 4, 6}) {
+    auto y = acdc::channel_shuffle(x, g);
+    std::set<int64_t> seen;
+    for (int64_t c = 0; c < 12; ++c) seen.insert(static_cast<int64_t>(y[0][c][0][0].item<double>()));
+    EXPECT_EQ(seen.size(), 12u) << "groups " << g;
+    EXPECT_TRUE(torch::equal(acdc::channel_unshuffle(y, g), x)) << "groups " << g;
+  }
+  // ShuffleNet order for 3 groups of 4: [0 4 8 1 5 9 2 6 10 3 7 11].
+  auto y = acdc::channel_shuffle(x, 3).view(-1);
+  EXPECT_TRUE(torch::equal(y, torch::tensor({0., 4., 8., 1., 5., 9., 2., 6., 10., 3., 7., 11.}, kDouble)));
+}
+
+TEST(AtomDrop, EvaluationIsDeterministicAndEqualsNoDrop) {
+  torch::manual_seed(6);
+  auto build = [](double p, acdc::ParamStore& store) {
+    acdc::ConvOptions o;
+    o.type = acdc::ConvType::kNet;
+    o.atoms = 6;
+    o.atom_drop = p;
+    auto plan = std::make_unique<acdc::SharingPlan>(o, &store);
+    plan->add({"c", 2, 3, 3, 1, 1});
+    plan->finalize();
+    return plan;
+  };
+  acdc::ParamStore store;
+  auto plan = build(0.5, store);
+  auto x = torch::randn({2, 2, 5, 5});
+  auto a = plan->conv(0).forward(x, store.tensors(), {false, nullptr});
+  auto b = plan->conv(0).forward(x, store.tensors(), {false, nullptr});
+  EXPECT_TRUE(torch::equal(a, b));
+  auto no_drop = acdc::acdc_conv2d(x, store.at("c.atoms"), store.at("acdc.coeff.net"), {1, 1, 1});
+  EXPECT_TRUE(torch::allclose(a, no_drop, 1e-5, 1e-6));
+  // Training draws differ from evaluation (with p = 0.5 and 6 atoms, some draw drops an atom).
+  bool differs = false;
+  for (int i = 0; i < 10 && !differs; ++i) differs = !torch::equal(plan->conv(0).forward(x, store.tensors(), {true, nullptr}), a);
+  EXPECT_TRUE(differs);
+}
+
+TEST(AtomDrop, MaskEntriesAreZeroOrInverseKeepRate) {
+  torch::manual_seed(7);
+  const double p = 0.3;
+  auto mask = acdc::atom_drop_mask(50, 16, p, kDouble);
+  auto is_zero = mask.eq(0);
+  auto is_scaled = (mask - 1.0 / (1.0 - p)).abs().lt(1e-12);
+  EXPECT_TRUE(is_zero.logical_or(is_scaled).all().item<bool>());
+  const double dropped = is_zero.to(torch::kDouble).mean().item<double>();
+  EXPECT_NEAR(dropped, p, 0.05);  // 800 Bernoulli draws: std 0.016
+}
+
+TEST(AtomDrop, MeanKernelMatchesUndroppedKernel) {
+  torch::manual_seed(8);
+  auto atoms = torch::randn({8, 3, 3}, kDouble);
+  auto coeff = torch::randn({4, 4, 8}, kDouble);
+  auto clean = acdc::reconstruct_kernel(atoms, coeff);
+  auto sum = torch::zeros_like(clean);
+  const int draws = 20000;
+  for (int i = 0; i < draws; ++i) sum += acdc::reconstruct_kernel(acdc::drop_atoms(atoms, 0.1, true), coeff);
+  auto mean = sum / draws;
+  // Each kernel entry's draw has std <= sqrt(p/(1-p)) * sqrt(sum_j (a_j D_j)^2) ~ 1; the mean
+  // of 20000 draws has std ~ 0.01, so 0.06 is a > 5-sigma bound relative to entries of size ~3.
+  EXPECT_LT((mean - clean).abs().max().item<double>(), 0.06);
+}
+
+TEST(Accounting, ParamsAndMacsPerLayer) {
+  acdc::ParamStore store;
+  acdc::ConvOptions o;
+  o.type = acdc::ConvType::kGroupedNet;
+  o.atoms = 16;
+  o.group_size = 64;
+  acdc::SharingPlan plan(o, &store);
+  plan.add({"stem", 3, 64, 3, 1, 1});
+  plan.add({"c1", 64, 128, 3, 2, 1});
+  plan.add({"c2", 128, 128, 3, 1, 1});
+  plan.finalize();
+  // ACDC.md §3: shared s*s*m once + (C_out/s)*m*k*k atoms per layer.
+  EXPECT_EQ(store.numel(), 64 * 64 * 16 + (1 + 2 + 2) * 16 * 9);
+  EXPECT_EQ(plan.conv(2).conv_groups(), 2);
+  acdc::CostRecorder costs;
+  auto x = torch::zeros({1, 3, 32, 32});
+  acdc::RunOptions run{false, &costs};
+  auto h = plan.conv(0).forward(x, store.tensors(), run);
+  h = plan.conv(1).forward(h, store.tensors(), run);
+  plan.conv(2).forward(h, store.tensors(), run);
+  ASSERT_EQ(costs.layers.size(), 3u);
+  // MACs = C_out * min(C_in, s) * k*k * H_out*W_out.
+  EXPECT_EQ(costs.layers[0].macs_per_image, 64 * 3 * 9 * 32 * 32);
+  EXPECT_EQ(costs.layers[1].macs_per_image, 128 * 64 * 9 * 16 * 16);
+  EXPECT_EQ(costs.layers[2].macs_per_image, 128 * 64 * 9 * 16 * 16);
+  // Reconstruction: C_out * min(C_in, s) * k*k * m per forward.
+  EXPECT_EQ(costs.reconstruction_macs(), (64 * 3 + 128 * 64 + 128 * 64) * 9 * 16);
+}
+
+TEST(Validation, BadConfigurationsNameTheBadValue) {
+  acdc::ParamStore store;
+  acdc::ConvOptions zero_atoms;
+  zero_atoms.type = acdc::ConvType::kNet;
+  zero_atoms.atoms = 0;
+  try {
+    acdc::SharingPlan plan(zero_atoms, &store);
+    FAIL() << "m = 0 accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("got 0"), std::string::npos) << e.what();
+  }
+
+  acdc::ConvOptions grouped;
+  grouped.type = acdc::ConvType::kGroupedNet;
+  grouped.group_size = 48;
+  acdc::SharingPlan plan(grouped, &store);
+  try {
+    plan.add({"layer3.conv", 64, 64, 3, 1, 1});
+    FAIL() << "group size 48 with 64 channels accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("group size 48"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("layer3.conv"), std::string::npos) << e.what();
+  }
+
+  try {
+    acdc::parse_conv_type("acdc-tree");
+    FAIL() << "unknown conv type accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("'acdc-tree'"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(acdc::parse_atom_init("xavier"), std::invalid_argument);
+  acdc::ConvOptions bad_drop;
+  bad_drop.atom_drop = 1.0;
+  EXPECT_THROW(bad_drop.validate(), std::invalid_argument);
+}
+
+TEST(ParamStore, ResolveNamesMissingAndMisshapenKeys) {
+  acdc::ParamStore store;
+  store.add("a.weight", torch::zeros({2, 3}));
+  store.add("b", torch::zeros({4}));
+  auto d = store.dict();
+  EXPECT_EQ(store.resolve(d).size(), 2u);
+  d.erase("b");
+  try {
+    store.resolve(d);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("'b'"), std::string::npos);
+  }
+  d["b"] = torch::zeros({5});
+  try {
+    store.resolve(d);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("'b'"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("[4]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(store.add("b", torch::zeros({1})), std::invalid_argument);
+}
+
+TEST(Dct, AtomsAreOrthonormal) {
+  auto d = acdc::dct_atoms(9, 3, kDouble).view({9, 9});
+  EXPECT_TRUE(torch::allclose(d.mm(d.t()), torch::eye(9, kDouble), 1e-12, 1e-12));
+}
+
+}  // namespace

@@ -1,0 +1,52 @@
+// The command line through the real binary: help, unknown commands and flags exit 2.
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+#include <sys/wait.h>
+
+namespace {
+
+struct Result {
+  int code;
+  std::string output;
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(ACDC_META_BIN) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (pipe && fgets(buf.data(), static_cast<int>(buf.size()), pipe)) out += buf.data();
+  const int status = pipe ? pclose(pipe) : -1;
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST(Cli, HelpListsCommands) {
+  auto r = run("--help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.output.find("commands:"), std::string::npos);
+  EXPECT_NE(r.output.find("info"), std::string::npos);
+}
+
+TEST(Cli, UnknownCommandExits2AndNamesIt) {
+  auto r = run("frobnicate");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("'frobnicate'"), std::string::npos);
+}
+
+TEST(Cli, UnknownFlagExits2AndNamesIt) {
+  auto r = run("info --no-such-flag");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("--no-such-flag"), std::string::npos);
+}
+
+TEST(Cli, SubcommandHelp) {
+  auto r = run("info --help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.output.find("--json"), std::string::npos);
+}
+
+}  // namespace
