@@ -1,0 +1,289 @@
+#include "meta/maml.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <stdexcept>
+
+namespace meta {
+
+namespace {
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+double accuracy(const torch::Tensor& logits, const torch::Tensor& labels) {
+  return logits.argmax(1).eq(labels).to(torch::kFloat).mean().item<double>();
+}
+
+}  // namespace
+
+void MamlConfig::validate() const {
+  require(inner_steps >= 0, "inner-steps must be >= 0, got " + std::to_string(inner_steps));
+  require(inner_steps_test >= 0, "inner-steps-test must be >= 0, got " + std::to_string(inner_steps_test));
+  require(std::isfinite(inner_lr) && inner_lr >= 0, "inner-lr must be a finite value >= 0, got " + std::to_string(inner_lr));
+  require(std::isfinite(meta_lr) && meta_lr > 0, "meta-lr must be a finite value > 0, got " + std::to_string(meta_lr));
+  require(anneal_first_order >= 0, "anneal-first-order must be >= 0, got " + std::to_string(anneal_first_order));
+  require(clip_grad_norm >= 0, "clip-grad-norm must be >= 0, got " + std::to_string(clip_grad_norm));
+  require(iterations >= 1, "iterations must be >= 1, got " + std::to_string(iterations));
+  require(multi_step_iterations >= 0, "multi-step-iterations must be >= 0");
+}
+
+// ---- Adam ----
+
+Adam::Adam(std::vector<torch::Tensor> params, double lr, double beta1, double beta2, double eps)
+    : params_(std::move(params)), lr_(lr), beta1_(beta1), beta2_(beta2), eps_(eps) {
+  for (const auto& p : params_) {
+    m_.push_back(torch::zeros_like(p, torch::MemoryFormat::Preserve).detach());
+    v_.push_back(torch::zeros_like(p, torch::MemoryFormat::Preserve).detach());
+  }
+}
+
+void Adam::step(const std::vector<torch::Tensor>& grads) {
+  torch::NoGradGuard no_grad;
+  ++step_;
+  const double bias1 = 1.0 - std::pow(beta1_, static_cast<double>(step_));
+  const double bias2 = 1.0 - std::pow(beta2_, static_cast<double>(step_));
+  const double step_size = lr_ / bias1;
+  const double sqrt_bias2 = std::sqrt(bias2);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (i >= grads.size() || !grads[i].defined()) continue;
+    const auto& g = grads[i];
+    m_[i].mul_(beta1_).add_(g, 1.0 - beta1_);
+    v_[i].mul_(beta2_).addcmul_(g, g, 1.0 - beta2_);
+    auto denom = (v_[i].sqrt() / sqrt_bias2).add_(eps_);
+    params_[i].addcdiv_(m_[i], denom, -step_size);
+  }
+}
+
+void Adam::to(const torch::Device& device) {
+  for (auto& t : m_) t = t.to(device);
+  for (auto& t : v_) t = t.to(device);
+}
+
+// ---- Maml ----
+
+Maml::Maml(backbones::Backbone& model, const MamlConfig& config) : model_(model), config_(config) {
+  config_.validate();
+  adapted_ = model_.slots(config_.inner_params);
+  if (adapted_.empty() && config_.inner_steps > 0) {
+    throw std::invalid_argument("inner-params '" + backbones::to_string(config_.inner_params) + "' selects no parameter of " +
+                                model_.options().name + " with conv " + acdc::to_string(model_.options().conv.type) +
+                                " (atoms exist only for the acdc-* conv types)");
+  }
+  if (config_.learn_inner_lr) {
+    const int64_t steps = std::max<int64_t>(1, config_.inner_steps);
+    for (auto slot : adapted_) {
+      const auto& name = model_.params().names()[static_cast<size_t>(slot)];
+      inner_lrs_.add("inner_lr." + name,
+                     torch::full({steps}, config_.inner_lr, model_.params()[slot].options().requires_grad(false)));
+    }
+  }
+  auto meta_params = model_.params().tensors();
+  for (const auto& t : inner_lrs_.tensors()) meta_params.push_back(t);
+  optimizer_ = std::make_unique<Adam>(meta_params, config_.meta_lr);
+}
+
+double Maml::meta_lr_at(int64_t iteration) const {
+  if (!config_.cosine_schedule) return config_.meta_lr;
+  const double t = std::min(1.0, static_cast<double>(iteration) / static_cast<double>(config_.iterations));
+  return config_.min_meta_lr + 0.5 * (config_.meta_lr - config_.min_meta_lr) * (1.0 + std::cos(M_PI * t));
+}
+
+bool Maml::first_order_at(int64_t iteration) const {
+  return config_.first_order || iteration < config_.anneal_first_order;
+}
+
+torch::Tensor Maml::inner_lr(size_t adapted_index, int64_t step) const {
+  const auto& lrs = inner_lrs_[static_cast<int64_t>(adapted_index)];
+  return lrs.select(0, std::min<int64_t>(step, lrs.size(0) - 1));
+}
+
+std::vector<double> Maml::step_loss_weights(int64_t iteration) const {
+  const int64_t k = config_.inner_steps;
+  std::vector<double> w(static_cast<size_t>(std::max<int64_t>(k, 1)), 0.0);
+  if (!config_.multi_step_loss || k <= 1) {
+    w.back() = 1.0;
+    return w;
+  }
+  // MAML++: start uniform, anneal the intermediate weights to a floor of 0.03/K while the
+  // last step's weight grows to take the rest.
+  const double frac = config_.multi_step_iterations > 0
+                          ? std::min(1.0, static_cast<double>(iteration) / config_.multi_step_iterations)
+                          : 1.0;
+  const double uniform = 1.0 / k, floor = 0.03 / k;
+  double rest = 0.0;
+  for (int64_t i = 0; i + 1 < k; ++i) {
+    w[static_cast<size_t>(i)] = uniform + (floor - uniform) * frac;
+    rest += w[static_cast<size_t>(i)];
+  }
+  w.back() = 1.0 - rest;
+  return w;
+}
+
+void Maml::inner_loop(const torch::Tensor& xs, const torch::Tensor& ys, std::vector<torch::Tensor>& fast,
+                      int64_t steps, bool create_graph, bool fresh_leaves, backbones::ForwardOptions fo,
+                      const std::function<void(int64_t)>& after_step) {
+  std::vector<torch::Tensor> inputs(adapted_.size());
+  for (int64_t step = 0; step < steps; ++step) {
+    fo.step = step;
+    auto loss = torch::nn::functional::cross_entropy(model_.forward_with(xs, fast, fo), ys);
+    for (size_t i = 0; i < adapted_.size(); ++i) inputs[i] = fast[static_cast<size_t>(adapted_[i])];
+    auto grads = torch::autograd::grad({loss}, inputs, /*grad_outputs=*/{}, /*retain_graph=*/create_graph,
+                                       /*create_graph=*/create_graph);
+    // fresh_leaves: meta-test adaptation needs no graph back to earlier steps.
+    torch::AutoGradMode grad_mode(!fresh_leaves);
+    for (size_t i = 0; i < adapted_.size(); ++i) {
+      auto& w = fast[static_cast<size_t>(adapted_[i])];
+      if (config_.learn_inner_lr) {
+        auto lr = inner_lr(i, step);
+        w = w - (fresh_leaves ? lr.detach() : lr) * grads[i];
+      } else {
+        w = w - config_.inner_lr * grads[i];
+      }
+      if (fresh_leaves) w.requires_grad_(true);
+    }
+    if (after_step) after_step(step);
+  }
+}
+
+std::vector<torch::Tensor> Maml::adapt(const torch::Tensor& support_x, const torch::Tensor& support_y, int64_t steps,
+                                       bool create_graph, bool training) {
+  std::vector<torch::Tensor> fast = model_.params().tensors();
+  backbones::ForwardOptions fo;
+  fo.training = training;
+  fo.bn = config_.bn;
+  inner_loop(support_x, support_y, fast, steps, create_graph, /*fresh_leaves=*/false, fo);
+  return fast;
+}
+
+std::vector<torch::Tensor> Maml::meta_gradient(const torch::Tensor& support_x, const torch::Tensor& support_y,
+                                               const torch::Tensor& query_x, const torch::Tensor& query_y,
+                                               int64_t iteration, TaskMetrics* metrics_out) {
+  TORCH_CHECK(support_x.dim() == 5 && query_x.dim() == 5, "meta_step expects stacked tasks [T, N, C, H, W], got ",
+              support_x.sizes(), " and ", query_x.sizes());
+  const auto device = model_.device();
+  const auto sx = support_x.to(device, /*non_blocking=*/true), sy = support_y.to(device, /*non_blocking=*/true);
+  const auto qx = query_x.to(device, /*non_blocking=*/true), qy = query_y.to(device, /*non_blocking=*/true);
+  const int64_t tasks = sx.size(0);
+  const bool second_order = !first_order_at(iteration);
+  const auto weights = step_loss_weights(iteration);
+  const bool multi = config_.multi_step_loss && config_.inner_steps > 1;
+
+  auto& meta_params = model_.params().tensors();
+  std::vector<torch::Tensor> leaves = meta_params;
+  for (const auto& t : inner_lrs_.tensors()) leaves.push_back(t);
+  for (auto& t : leaves) t.mutable_grad() = torch::Tensor();
+
+  backbones::ForwardOptions fo;
+  fo.training = true;
+  fo.bn = config_.bn;
+  // Metrics stay on the device until the end: no host round trip per task.
+  auto loss_sum = torch::zeros({}, qx.options().dtype(torch::kDouble));
+  auto hit_sum = torch::zeros({}, qx.options().dtype(torch::kDouble));
+  for (int64_t t = 0; t < tasks; ++t) {
+    const auto xs = sx[t], ys = sy[t], xq = qx[t], yq = qy[t];
+    std::vector<torch::Tensor> fast = meta_params;
+    torch::Tensor objective;
+    torch::Tensor final_logits;
+    auto query_loss = [&](int64_t step, bool update_stats) {
+      backbones::ForwardOptions q = fo;
+      q.step = step;
+      q.update_running_stats = update_stats;
+      final_logits = model_.forward_with(xq, fast, q);
+      return torch::nn::functional::cross_entropy(final_logits, yq);
+    };
+    fo.update_running_stats = config_.bn != backbones::BnMode::kTransductive;
+    inner_loop(xs, ys, fast, config_.inner_steps, second_order, /*fresh_leaves=*/false, fo, [&](int64_t step) {
+      if (multi && step + 1 < config_.inner_steps) {
+        auto l = query_loss(step + 1, false) * weights[static_cast<size_t>(step)];
+        objective = objective.defined() ? objective + l : l;
+      }
+    });
+    fo.update_running_stats = false;
+    auto last = query_loss(config_.inner_steps, config_.bn != backbones::BnMode::kTransductive);
+    loss_sum += last.detach();
+    hit_sum += final_logits.detach().argmax(1).eq(yq).to(torch::kDouble).mean();
+    last = last * weights.back();
+    objective = objective.defined() ? objective + last : last;
+    // Each task's graph is freed by its own backward: memory does not grow with T.
+    (objective / static_cast<double>(tasks)).backward();
+  }
+
+  std::vector<torch::Tensor> grads;
+  grads.reserve(leaves.size());
+  for (auto& t : leaves) {
+    grads.push_back(t.grad());
+    t.mutable_grad() = torch::Tensor();
+  }
+  if (metrics_out != nullptr) {
+    metrics_out->loss = loss_sum.item<double>() / static_cast<double>(tasks);
+    metrics_out->accuracy = hit_sum.item<double>() / static_cast<double>(tasks);
+  }
+  return grads;
+}
+
+TaskMetrics Maml::meta_step(const torch::Tensor& support_x, const torch::Tensor& support_y,
+                            const torch::Tensor& query_x, const torch::Tensor& query_y, int64_t iteration) {
+  TaskMetrics metrics;
+  auto grads = meta_gradient(support_x, support_y, query_x, query_y, iteration, &metrics);
+  if (config_.clip_grad_norm > 0) {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> norms;
+    for (const auto& g : grads)
+      if (g.defined()) norms.push_back(g.pow(2).sum());
+    if (!norms.empty()) {
+      const double total = std::sqrt(torch::stack(norms).sum().item<double>());
+      if (total > config_.clip_grad_norm) {
+        const double scale = config_.clip_grad_norm / (total + 1e-6);
+        for (auto& g : grads)
+          if (g.defined()) g.mul_(scale);
+      }
+    }
+  }
+  optimizer_->set_lr(meta_lr_at(iteration));
+  optimizer_->step(grads);
+  return metrics;
+}
+
+TaskMetrics Maml::evaluate(const torch::Tensor& support_x, const torch::Tensor& support_y,
+                           const torch::Tensor& query_x, const torch::Tensor& query_y, int64_t steps) {
+  if (steps < 0) steps = config_.inner_steps_test;
+  const auto device = model_.device();
+  const auto xs = support_x.to(device), ys = support_y.to(device);
+  const auto xq = query_x.to(device), yq = query_y.to(device);
+  // Adapt from detached copies: no graph reaches the meta parameters, and with no
+  // update_running_stats the model's statistics stay as they are.
+  auto& params = model_.params().tensors();
+  std::vector<torch::Tensor> start;
+  start.reserve(params.size());
+  for (const auto& p : params) start.push_back(p.detach());
+  for (auto s : adapted_) start[static_cast<size_t>(s)].requires_grad_(true);
+
+  backbones::ForwardOptions fo;
+  fo.training = false;
+  fo.bn = config_.bn;
+  std::vector<torch::Tensor> fast = start;
+  inner_loop(xs, ys, fast, steps, /*create_graph=*/false, /*fresh_leaves=*/true, fo);
+  torch::NoGradGuard no_grad;
+  fo.step = steps;
+  auto logits = model_.forward_with(xq, fast, fo);
+  TaskMetrics m;
+  m.loss = torch::nn::functional::cross_entropy(logits, yq).item<double>();
+  m.accuracy = accuracy(logits, yq);
+  return m;
+}
+
+void Maml::to(const torch::Device& device) {
+  model_.to(device);
+  inner_lrs_.to(device);
+  auto meta_params = model_.params().tensors();
+  for (const auto& t : inner_lrs_.tensors()) meta_params.push_back(t);
+  optimizer_->rebind(meta_params);
+  optimizer_->to(device);
+}
+
+}  // namespace meta
