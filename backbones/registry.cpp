@@ -22,6 +22,20 @@ const std::vector<Entry>& entries() {
   static const std::vector<Entry> table = {
       {{"conv4", "4 x [conv3x3-BN-ReLU-maxpool] + linear head (--width 64; 32/48 in the literature)"},
        exactly("conv4"), build_conv4},
+      {{"resnet10", "CloserLook ResNet10: 7x7/2 stem + max-pool, blocks [1,1,1,1], widths 64-512 (224 or 84 px)"},
+       exactly("resnet10"), build_resnet10},
+      {{"resnet18", "CloserLook ResNet18: 7x7/2 stem + max-pool, blocks [2,2,2,2], widths 64-512 (224 or 84 px)"},
+       exactly("resnet18"), build_resnet18},
+      {{"resnet34", "CloserLook ResNet34: 7x7/2 stem + max-pool, blocks [3,4,6,3], widths 64-512 (224 or 84 px)"},
+       exactly("resnet34"), build_resnet34},
+      {{"resnet12", "ResNet12: 4 residual blocks of three 3x3 convs, widths 64-160-320-640, max-pool after each"},
+       exactly("resnet12"), build_resnet12},
+      {{"resnet18-cifar", "CIFAR ResNet18 (kuangliu): 3x3 stride-1 stem, no max-pool, [2,2,2,2] (32 px)"},
+       exactly("resnet18-cifar"), build_resnet18_cifar},
+      {{"vgg16", "CIFAR VGG16 (config D, conv-BN-ReLU, 5 max-pools, one linear layer; 32 px)"},
+       exactly("vgg16"), build_vgg16},
+      {{"wrn-D-K", "pre-activation wide ResNet of depth D = 6N+4 and width K (wrn-40-4, wrn-28-10, wrn-16-2; 32 px)"},
+       is_wrn_name, build_wrn},
   };
   return table;
 }
@@ -35,6 +49,16 @@ const std::vector<BackboneInfo>& backbone_infos() {
     return out;
   }();
   return infos;
+}
+
+bool is_cifar_backbone(const std::string& name) {
+  return name == "vgg16" || name == "resnet18-cifar" || is_wrn_name(name);
+}
+
+int64_t native_image_size(const std::string& name) {
+  if (is_cifar_backbone(name)) return 32;
+  if (name == "resnet10" || name == "resnet18" || name == "resnet34") return 224;
+  return 84;
 }
 
 std::string backbone_list() {

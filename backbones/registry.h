@@ -4,6 +4,7 @@
 
 #include "backbones/backbone.h"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -22,6 +23,11 @@ struct BackboneInfo {
 // backbone and listing the known ones, or naming the bad option.
 std::unique_ptr<Backbone> make_backbone(const BackboneOptions& options);
 const std::vector<BackboneInfo>& backbone_infos();
+// The CIFAR networks of the ACDC paper's tables (vgg16, resnet18-cifar, wrn-D-K): 32 px, 10 classes.
+bool is_cifar_backbone(const std::string& name);
+// The image size a backbone is usually run at: 32 (CIFAR backbones), 224 (resnet10/18/34, the
+// CloserLook setting), 84 (conv4, resnet12: miniImageNet).
+int64_t native_image_size(const std::string& name);
 // "conv4, resnet10, ..." for messages and --help.
 std::string backbone_list();
 

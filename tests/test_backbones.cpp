@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <map>
+
 namespace {
 
 backbones::BackboneOptions conv4_options(const std::string& conv = "acdc-net") {
@@ -39,6 +42,397 @@ TEST(ForwardWith, PerturbedDictionaryChangesOutputNotModel) {
   EXPECT_TRUE(torch::equal(net->params().at("acdc.coeff.net"), before));
   d.erase("head.bias");
   EXPECT_THROW(net->forward_with(x, d), std::invalid_argument);
+}
+
+}  // namespace
+
+// ---- Every backbone of the registry (issue 3) ----
+
+namespace {
+
+backbones::BackboneOptions options_for(const std::string& name, const std::string& conv, int64_t channels = 3) {
+  backbones::BackboneOptions o;
+  o.name = name;
+  o.conv.type = acdc::parse_conv_type(conv);
+  o.conv.atoms = 4;
+  o.conv.group_size = 32;  // divides every width used here (resnet12's 160 too)
+  o.classes = 5;
+  o.in_channels = channels;
+  o.image_size = name == "conv4" ? 16 : 84;
+  o.width = 8;
+  return o;
+}
+
+// A small input each network accepts: its minimum size (conv4: the size it was built for).
+torch::Tensor small_input(const backbones::Backbone& net, int64_t batch = 2) {
+  const int64_t side = net.options().name == "conv4" ? net.options().image_size : net.min_image_size();
+  return torch::randn({batch, net.options().in_channels, side, side});
+}
+
+const std::vector<std::string> kAllBackbones = {"conv4",    "resnet10",       "resnet18", "resnet34",
+                                                "resnet12", "resnet18-cifar", "vgg16",    "wrn-16-2"};
+
+TEST(AllBackbones, EveryConvTypeBuildsRunsForwardAndBackwardIn1And3Channels) {
+  torch::manual_seed(0);
+  for (const auto& name : kAllBackbones) {
+    for (const auto& conv : acdc::conv_type_names()) {
+      for (const int64_t channels : {1, 3}) {
+        SCOPED_TRACE(name + " " + conv + " channels " + std::to_string(channels));
+        auto o = options_for(name, conv, channels);
+        o.conv.atom_drop = 0.1;
+        auto net = backbones::make_backbone(o);
+        backbones::ForwardOptions f;
+        f.training = true;
+        auto y = net->forward(small_input(*net), f);
+        ASSERT_EQ(y.sizes(), (std::vector<int64_t>{2, 5}));
+        ASSERT_TRUE(torch::isfinite(y).all().item<bool>());
+        y.pow(2).mean().backward();
+        for (int64_t i = 0; i < net->params().size(); ++i) {
+          const auto& g = net->params()[i].grad();
+          ASSERT_TRUE(g.defined()) << net->params().names()[static_cast<size_t>(i)];
+          ASSERT_TRUE(torch::isfinite(g).all().item<bool>()) << net->params().names()[static_cast<size_t>(i)];
+        }
+      }
+    }
+  }
+}
+
+TEST(AllBackbones, StableHierarchicalNames) {
+  auto net = backbones::make_backbone(options_for("resnet18", "acdc-net"));
+  for (const auto* key : {"stem.conv.atoms", "stem.bn.weight", "layer1.0.conv1.atoms", "layer1.0.bn1.bias",
+                          "layer2.0.shortcut.conv.weight", "layer2.0.shortcut.bn.weight", "layer4.1.conv2.atoms",
+                          "acdc.coeff.net", "head.weight", "head.bias"}) {
+    EXPECT_TRUE(net->params().contains(key)) << key;
+  }
+  EXPECT_FALSE(net->params().contains("layer1.0.shortcut.conv.weight"));  // same shape: identity shortcut
+  EXPECT_TRUE(net->buffers().contains("layer3.1.bn2.running_mean"));
+  EXPECT_EQ(net->slots(backbones::ParamFilter::kHead).size(), 2u);
+  // 1 stem + 16 block convs are decomposed (7x7 stem atoms), the 3 shortcuts are not.
+  EXPECT_EQ(net->slots(backbones::ParamFilter::kAtoms).size(), 17u);
+  EXPECT_EQ(net->params().at("stem.conv.atoms").sizes(), (std::vector<int64_t>{4, 7, 7}));
+
+  auto block = backbones::make_backbone(options_for("resnet18", "acdc-block"));
+  for (const auto* key : {"acdc.coeff.stem", "acdc.coeff.block1", "acdc.coeff.block4"}) {
+    EXPECT_TRUE(block->params().contains(key)) << key;
+  }
+  auto cifar = backbones::make_backbone(options_for("resnet18-cifar", "acdc-block"));
+  EXPECT_FALSE(cifar->params().contains("acdc.coeff.stem"));  // the CIFAR stem joins block1
+  EXPECT_EQ(cifar->params().at("acdc.coeff.block1").sizes(), (std::vector<int64_t>{64, 64, 4}));
+
+  auto wrn = backbones::make_backbone(options_for("wrn-16-2", "acdc-block"));
+  for (const auto* key : {"stem.conv.atoms", "layer1.0.bn1.weight", "layer1.0.shortcut.conv.weight",
+                          "layer3.1.conv2.atoms", "final.bn.weight", "acdc.coeff.block3"}) {
+    EXPECT_TRUE(wrn->params().contains(key)) << key;
+  }
+  EXPECT_EQ(wrn->params().at("acdc.coeff.block1").sizes(), (std::vector<int64_t>{32, 32, 4}));
+  auto vgg = backbones::make_backbone(options_for("vgg16", "acdc-block"));
+  // Five blocks by stage; the two 512-channel stages are separate (ACDC.md §2).
+  const auto& vnames = vgg->params().names();
+  EXPECT_EQ(std::count_if(vnames.begin(), vnames.end(), [](const std::string& n) { return n.rfind("acdc.coeff.", 0) == 0; }), 5);
+  EXPECT_EQ(vgg->params().at("acdc.coeff.block3").sizes(), (std::vector<int64_t>{256, 256, 4}));
+  EXPECT_EQ(vgg->params().at("acdc.coeff.block4").sizes(), (std::vector<int64_t>{512, 512, 4}));
+  EXPECT_EQ(vgg->params().at("acdc.coeff.block5").sizes(), (std::vector<int64_t>{512, 512, 4}));
+  EXPECT_TRUE(vgg->params().contains("features.12.conv.atoms"));
+  auto r12 = backbones::make_backbone(options_for("resnet12", "acdc-g-net"));
+  EXPECT_TRUE(r12->params().contains("layer4.conv3.atoms"));
+  EXPECT_EQ(r12->params().at("layer4.conv3.atoms").sizes(), (std::vector<int64_t>{20, 4, 3, 3}));  // 640/32 groups
+}
+
+TEST(AllBackbones, BadNamesAndOptionsAreNamed) {
+  auto o = options_for("wrn-30-4", "standard");
+  try {
+    backbones::make_backbone(o);
+    FAIL() << "wrn-30-4 built";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("wrn-30-4"), std::string::npos) << e.what();
+  }
+  for (const auto* bad : {"wrn-x-4", "wrn-16", "wrn-16-0", "wrn--", "resnet99"}) {
+    o.name = bad;
+    try {
+      backbones::make_backbone(o);
+      FAIL() << bad << " built";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
+    }
+  }
+  // resnet12's 160 channels are not a multiple of 64: the error names the layer.
+  auto r12 = options_for("resnet12", "acdc-g-net");
+  r12.conv.group_size = 64;
+  try {
+    backbones::make_backbone(r12);
+    FAIL() << "resnet12 built with s=64";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("layer2.conv1"), std::string::npos) << e.what();
+  }
+  // Below the size the pooling allows: a clear error, at build time and at forward time.
+  auto vgg = options_for("vgg16", "standard");
+  vgg.image_size = 16;
+  EXPECT_THROW(backbones::make_backbone(vgg), std::invalid_argument);
+  auto net = backbones::make_backbone(options_for("resnet10", "standard"));
+  try {
+    net->forward(torch::randn({2, 3, 16, 16}));
+    FAIL() << "resnet10 ran on 16 px";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("at least 32 px"), std::string::npos) << e.what();
+  }
+}
+
+TEST(AllBackbones, ImageNetResNetsRunAt224And84Pixels) {
+  torch::NoGradGuard no_grad;
+  auto net = backbones::make_backbone(options_for("resnet18", "standard"));
+  EXPECT_EQ(net->forward(torch::randn({2, 3, 84, 84})).sizes(), (std::vector<int64_t>{2, 5}));
+  EXPECT_EQ(net->forward(torch::randn({1, 3, 224, 224}), {}).size(1), 5);
+  // MACs at 224 px: the torchvision ResNet18 figure, 1,813,561,344 conv MACs (+ 512*5 head).
+  const auto costs = net->costs(224);
+  EXPECT_EQ(costs.macs_per_image(), 1813561344LL + 512 * 5);
+}
+
+TEST(AllBackbones, ForwardWithEqualsForwardBitForBitAndPerturbationLeavesModel) {
+  torch::manual_seed(1);
+  for (const auto& name : {"resnet10", "resnet12", "resnet18-cifar", "vgg16", "wrn-10-2"}) {
+    for (const auto* conv : {"acdc-net", "acdc-g-block", "standard"}) {
+      SCOPED_TRACE(std::string(name) + " " + conv);
+      auto net = backbones::make_backbone(options_for(name, conv));
+      auto x = small_input(*net);
+      auto d = net->params().dict();
+      EXPECT_TRUE(torch::equal(net->forward(x), net->forward_with(x, d)));
+      EXPECT_TRUE(torch::equal(net->forward(x), net->forward_with(x, net->params().tensors())));
+      const std::string key = std::string(conv) == "standard" ? "stem.conv.weight" : "head.weight";
+      const std::string target = net->params().contains(key) ? key : "head.weight";
+      auto before = net->params().at(target).clone();
+      d[target] = d[target] * 1.5 + 0.1;
+      EXPECT_FALSE(torch::allclose(net->forward(x), net->forward_with(x, d)));
+      EXPECT_TRUE(torch::equal(net->params().at(target), before));
+      d[target] = torch::zeros({3});
+      try {
+        net->forward_with(x, d);
+        FAIL() << "wrong shape accepted";
+      } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find(target), std::string::npos) << e.what();
+      }
+    }
+  }
+}
+
+// The network with layer-scope coefficients (acdc-layer / acdc-g-layer), fed the leading slice of
+// a shared coefficient as every layer's own, computes the same function as the sharing network;
+// its per-layer coefficient gradients are therefore each layer's contribution to the shared
+// gradient. Each must be non-zero, and together they must add up to the shared gradient.
+void check_every_layer_reaches_shared(const std::string& name, const std::string& shared_conv,
+                                      const std::string& layer_conv) {
+  SCOPED_TRACE(name + " " + shared_conv);
+  torch::manual_seed(2);
+  auto o = options_for(name, shared_conv);
+  auto shared = backbones::make_backbone(o);
+  o.conv.type = acdc::parse_conv_type(layer_conv);
+  auto layered = backbones::make_backbone(o);
+  auto x = small_input(*shared);
+
+  auto shared_dict = shared->params().dict();
+  acdc::TensorDict layer_dict;
+  for (const auto& [k, v] : shared_dict) {
+    if (k.rfind("acdc.coeff.", 0) != 0) layer_dict[k] = v;
+  }
+  struct Use {
+    std::string shared_key, layer_key;
+  };
+  std::vector<Use> uses;
+  for (int64_t i = 0; i < shared->plan().size(); ++i) {
+    const auto& spec = shared->plan().conv(i).spec();
+    const auto skey = acdc::SharingPlan::coeff_name(shared->plan().options(), spec);
+    if (skey.empty()) continue;
+    const auto lkey = acdc::SharingPlan::coeff_name(layered->plan().options(), spec);
+    const auto& shape = layered->params().at(lkey).sizes();
+    layer_dict[lkey] = shared_dict[skey].narrow(0, 0, shape[0]).narrow(1, 0, shape[1]).detach().clone().requires_grad_();
+    uses.push_back({skey, lkey});
+  }
+  ASSERT_GT(uses.size(), 3u);
+
+  auto y_shared = shared->forward(x);
+  auto y_layer = layered->forward_with(x, layer_dict);
+  ASSERT_TRUE(torch::allclose(y_shared, y_layer, 1e-4, 1e-5));
+  auto target = torch::randn_like(y_shared);
+  (y_shared * target).sum().backward();
+  (y_layer * target).sum().backward();
+
+  std::map<std::string, torch::Tensor> summed;
+  for (const auto& u : uses) {
+    const auto& g = layer_dict[u.layer_key].grad();
+    ASSERT_TRUE(g.defined()) << u.layer_key;
+    EXPECT_GT(g.abs().sum().item<double>(), 0.0) << "no gradient from " << u.layer_key << " to " << u.shared_key;
+    auto& acc = summed[u.shared_key];
+    if (!acc.defined()) acc = torch::zeros_like(shared->params().at(u.shared_key));
+    acc.narrow(0, 0, g.size(0)).narrow(1, 0, g.size(1)).add_(g);
+  }
+  for (const auto& [key, acc] : summed) {
+    const auto& g = shared->params().at(key).grad();
+    ASSERT_TRUE(g.defined()) << key;
+    EXPECT_TRUE(torch::allclose(g, acc, 1e-3, 1e-5)) << key << " max diff " << (g - acc).abs().max().item<double>();
+  }
+}
+
+TEST(SharedCoefficients, GradientsReachEverySharedCoefficientFromEveryLayerThatUsesIt) {
+  check_every_layer_reaches_shared("resnet18-cifar", "acdc-net", "acdc-layer");
+  check_every_layer_reaches_shared("wrn-10-2", "acdc-block", "acdc-layer");
+  check_every_layer_reaches_shared("resnet10", "acdc-g-net", "acdc-g-layer");
+  check_every_layer_reaches_shared("vgg16", "acdc-g-block", "acdc-g-layer");
+  check_every_layer_reaches_shared("resnet12", "acdc-net", "acdc-layer");
+}
+
+TEST(SharedCoefficients, SecondOrderGradientThroughForwardWith) {
+  torch::manual_seed(3);
+  auto net = backbones::make_backbone(options_for("wrn-10-2", "acdc-net"));
+  auto x = small_input(*net, 4);
+  auto labels = torch::tensor({0, 1, 2, 3}, torch::kLong);
+  const auto& params = net->params().tensors();
+  auto loss = torch::nn::functional::cross_entropy(net->forward_with(x, params), labels);
+  auto grads = torch::autograd::grad({loss}, params, /*grad_outputs=*/{}, /*retain_graph=*/true,
+                                     /*create_graph=*/true);
+  std::vector<torch::Tensor> fast;
+  for (size_t i = 0; i < params.size(); ++i) fast.push_back(params[i] - 0.01 * grads[i]);
+  const int64_t coeff = net->params().slot("acdc.coeff.net");
+  EXPECT_TRUE(fast[static_cast<size_t>(coeff)].requires_grad());
+  EXPECT_TRUE(grads[static_cast<size_t>(coeff)].requires_grad());  // the graph of the gradient exists
+  auto query = torch::nn::functional::cross_entropy(net->forward_with(x, fast), labels);
+  // First-order MAML would use the gradient at the fast weights; the second-order one differs.
+  auto first = torch::autograd::grad({query}, {fast[static_cast<size_t>(coeff)]}, /*grad_outputs=*/{},
+                                     /*retain_graph=*/true);
+  auto meta = torch::autograd::grad({query}, {params[static_cast<size_t>(coeff)]});
+  EXPECT_GT(meta[0].abs().sum().item<double>(), 0.0);
+  EXPECT_FALSE(torch::allclose(meta[0], first[0]));
+}
+
+TEST(Devices, ToKeepsSharedCoefficientsShared) {
+  torch::manual_seed(4);
+  auto net = backbones::make_backbone(options_for("resnet18-cifar", "acdc-net"));
+  const int64_t before = net->num_params();
+  const auto names = net->params().names();
+  net->to(torch::kCPU, torch::kDouble);
+  EXPECT_EQ(net->num_params(), before);
+  EXPECT_EQ(net->params().names(), names);
+  EXPECT_EQ(std::count_if(names.begin(), names.end(), [](const std::string& n) { return n.find("coeff") != std::string::npos; }), 1);
+  const auto& coeff = net->params().at("acdc.coeff.net");
+  EXPECT_EQ(coeff.scalar_type(), torch::kDouble);
+  EXPECT_TRUE(coeff.is_leaf());
+  auto x = small_input(*net).to(torch::kDouble);
+  net->forward(x).sum().backward();
+  EXPECT_TRUE(coeff.grad().defined());
+  // Changing the one tensor changes every layer: zero coefficients give zero kernels everywhere,
+  // so the output no longer depends on the input.
+  {
+    torch::NoGradGuard no_grad;
+    net->params().tensors()[static_cast<size_t>(net->params().slot("acdc.coeff.net"))].zero_();
+  }
+  auto y = net->forward(torch::cat({x, x * 3 + 1}));
+  EXPECT_TRUE(torch::allclose(y.narrow(0, 0, 2), y.narrow(0, 2, 2)));
+}
+
+TEST(Devices, ToCudaAndBack_CUDA) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(5);
+  auto net = backbones::make_backbone(options_for("resnet18-cifar", "acdc-g-net"));
+  auto x = small_input(*net);
+  auto y = net->forward(x);
+  net->to(torch::Device(torch::kCUDA));
+  EXPECT_TRUE(net->device().is_cuda());
+  auto yc = net->forward(x.cuda());
+  EXPECT_TRUE(torch::allclose(y, yc.cpu(), 1e-4, 1e-4));
+  net->to(torch::Device(torch::kCPU));
+  EXPECT_TRUE(torch::allclose(y, net->forward(x), 1e-5, 1e-5));
+}
+
+// ---- BatchNorm modes ----
+
+backbones::BackboneOptions bn_options(int64_t steps) {
+  auto o = options_for("wrn-10-2", "acdc-net");
+  o.bn_steps = steps;
+  return o;
+}
+
+std::vector<torch::Tensor> buffer_copy(const backbones::Backbone& net) {
+  std::vector<torch::Tensor> out;
+  for (const auto& t : net.buffers().tensors()) out.push_back(t.clone());
+  return out;
+}
+
+bool buffers_equal(const backbones::Backbone& net, const std::vector<torch::Tensor>& copy) {
+  for (size_t i = 0; i < copy.size(); ++i) {
+    if (!torch::equal(net.buffers().tensors()[i], copy[i])) return false;
+  }
+  return true;
+}
+
+TEST(BatchNormModes, TransductiveIgnoresRunningStatistics) {
+  torch::manual_seed(6);
+  auto net = backbones::make_backbone(bn_options(1));
+  auto x = small_input(*net, 4);
+  backbones::ForwardOptions f;  // transductive is the default
+  EXPECT_EQ(f.bn, backbones::BnMode::kTransductive);
+  auto y = net->forward(x, f);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& t : net->buffers().tensors()) t.fill_(7.0);  // garbage statistics
+  }
+  auto copy = buffer_copy(*net);
+  f.update_running_stats = true;
+  for (const bool training : {false, true}) {
+    f.training = training;
+    EXPECT_TRUE(torch::allclose(net->forward(x, f), y, 1e-5, 1e-6));
+  }
+  EXPECT_TRUE(buffers_equal(*net, copy));  // never touched, even when asked
+}
+
+TEST(BatchNormModes, RunningUpdatesOnlyWhenTrainingAndAsked) {
+  torch::manual_seed(7);
+  auto net = backbones::make_backbone(bn_options(1));
+  auto x = small_input(*net, 4) * 3 + 2;
+  backbones::ForwardOptions f;
+  f.bn = backbones::BnMode::kRunning;
+  auto copy = buffer_copy(*net);
+  f.training = true;
+  auto train_out = net->forward(x, f);  // batch statistics, not asked to update
+  EXPECT_TRUE(buffers_equal(*net, copy));
+  f.training = false;
+  f.update_running_stats = true;  // evaluation never updates
+  auto eval_out = net->forward(x, f);
+  EXPECT_TRUE(buffers_equal(*net, copy));
+  EXPECT_FALSE(torch::allclose(train_out, eval_out));  // eval used the (fresh) running statistics
+  f.training = true;
+  EXPECT_TRUE(torch::allclose(net->forward(x, f), train_out, 1e-5, 1e-6));
+  EXPECT_FALSE(buffers_equal(*net, copy));
+  const auto& mean = net->buffers().at("layer1.0.bn1.running_mean");
+  EXPECT_GT(mean.abs().sum().item<double>(), 0.0);
+}
+
+TEST(BatchNormModes, PerStepKeepsSeparateStatisticsPerStep) {
+  torch::manual_seed(8);
+  auto net = backbones::make_backbone(bn_options(3));
+  ASSERT_TRUE(net->buffers().contains("layer2.0.bn2.running_mean.step2"));
+  auto x = small_input(*net, 4) * 2 + 1;
+  backbones::ForwardOptions f;
+  f.bn = backbones::BnMode::kPerStep;
+  f.training = true;
+  f.update_running_stats = true;
+  f.step = 1;
+  net->forward(x, f);
+  const auto& b = net->buffers();
+  EXPECT_EQ(b.at("final.bn.running_mean.step0").abs().sum().item<double>(), 0.0);
+  EXPECT_GT(b.at("final.bn.running_mean.step1").abs().sum().item<double>(), 0.0);
+  EXPECT_EQ(b.at("final.bn.running_mean.step2").abs().sum().item<double>(), 0.0);
+  f.step = 7;  // clamped to the last set
+  net->forward(x * 5, f);
+  EXPECT_GT(b.at("final.bn.running_mean.step2").abs().sum().item<double>(), 0.0);
+  EXPECT_FALSE(torch::equal(b.at("final.bn.running_mean.step1"), b.at("final.bn.running_mean.step2")));
+  // At evaluation each step uses its own statistics.
+  f.training = false;
+  f.step = 0;
+  auto y0 = net->forward(x, f);
+  f.step = 1;
+  auto y1 = net->forward(x, f);
+  f.step = 2;
+  auto y2 = net->forward(x, f);
+  EXPECT_FALSE(torch::allclose(y0, y1));
+  EXPECT_FALSE(torch::allclose(y1, y2));
 }
 
 }  // namespace

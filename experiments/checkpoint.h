@@ -1,0 +1,62 @@
+#pragma once
+// Checkpoints of a meta-training run, one HDF5 file each (written to a temporary name, then
+// renamed):
+//   /params/<name>                 meta parameters, by their parameter-dictionary names
+//   /buffers/<name>                BatchNorm running statistics
+//   /inner_lrs/<name>              learned inner learning rates ("inner_lr.<param>"), if any
+//   /optimizer/exp_avg/<name>      Adam first/second moments, keyed like the tensors they
+//   /optimizer/exp_avg_sq/<name>   belong to (parameters, then inner lrs); attr "steps"
+//   /rng/cpu                       the default CPU generator's state (uint8), for atom-drop
+//   root attributes                "acdc_meta.format", "acdc_meta.iteration" (completed
+//                                  iterations), "acdc_meta.next_episode", best validation
+//                                  figures, and every setting of the resolved configuration
+//                                  (its option names as attribute names).
+// Loading is exact: every tensor is restored bit for bit.
+
+#include "experiments/run_config.h"
+#include "meta/maml.h"
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace experiments {
+
+struct CheckpointInfo {
+  int64_t iteration = 0;            // completed meta-iterations
+  int64_t next_episode = 0;         // first training episode index of the next iteration
+  double best_val_accuracy = -1.0;  // in [0, 1]; -1 when no validation ran yet
+  int64_t best_iteration = 0;
+  RunConfig config;
+};
+
+// Writes everything needed to continue training bit-identically (see above).
+void save_checkpoint(const std::string& path, meta::Maml& maml, const CheckpointInfo& info);
+
+// The counters and configuration only (to build the model before loading it).
+CheckpointInfo read_checkpoint_info(const std::string& path);
+
+// Restores parameters, buffers, inner lrs, optimizer state and, when `restore_rng`, the CPU
+// generator. Throws std::invalid_argument naming the file and the first missing or mismatched
+// tensor (e.g. a checkpoint of another architecture).
+CheckpointInfo load_checkpoint(const std::string& path, meta::Maml& maml, bool restore_rng);
+
+// name -> tensor of what an export contains: parameters, BatchNorm buffers and learned inner
+// lrs, all under their own (distinct) names, read straight from a checkpoint.
+std::map<std::string, torch::Tensor> read_checkpoint_weights(const std::string& path);
+
+// Checkpoints of plain supervised training (acdc-meta classify): the same format and root
+// attributes (info.iteration counts completed epochs), /params, /buffers and /rng/cpu as above,
+// no inner lrs, and the optimizer's per-parameter tensors as /optimizer/<state>/<param name>
+// (e.g. state "momentum" for SGD; each vector in params() order). Loading copies into the
+// given tensors in place and throws std::invalid_argument naming the file and the tensor.
+using OptimizerState = std::map<std::string, std::vector<torch::Tensor>>;
+void save_model_checkpoint(const std::string& path, backbones::Backbone& model, const OptimizerState& optimizer,
+                           const CheckpointInfo& info);
+CheckpointInfo load_model_checkpoint(const std::string& path, backbones::Backbone& model, OptimizerState& optimizer,
+                                     bool restore_rng);
+
+}  // namespace experiments

@@ -1,0 +1,58 @@
+#pragma once
+// The resolved configuration of a run: every option of `acdc-meta train` as text, in a stable
+// order. It is written to the run directory as config.ini (readable again by --config), stored
+// as attributes in every checkpoint and export, and it is the one place eval/export rebuild the
+// model and the engine from, so a checkpoint alone is enough to evaluate it.
+
+#include "backbones/backbone.h"
+#include "meta/maml.h"
+
+#include <boost/program_options.hpp>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace experiments {
+
+class RunConfig {
+ public:
+  // Every option in `vm` except those named in `skip` (e.g. help, config, resume); values are
+  // written so that parsing them back gives the same value (doubles in shortest round-trip form).
+  static RunConfig from_options(const boost::program_options::variables_map& vm,
+                                const std::vector<std::string>& skip);
+  // Lines "key = value"; '#' comments and blank lines ignored. Throws naming the file and line.
+  static RunConfig parse_ini(const std::string& text, const std::string& source);
+
+  void set(const std::string& key, const std::string& value);
+  bool has(const std::string& key) const;
+  // Throw std::invalid_argument naming the key (and the source) when missing or malformed.
+  const std::string& get(const std::string& key) const;
+  int64_t get_int(const std::string& key) const;
+  double get_double(const std::string& key) const;
+  bool get_bool(const std::string& key) const;
+
+  const std::vector<std::pair<std::string, std::string>>& entries() const { return entries_; }
+  std::string to_ini() const;
+  // Writes to_ini() to `path` atomically (temporary name, then rename).
+  void write_ini(const std::string& path) const;
+
+  bool operator==(const RunConfig& other) const { return entries_ == other.entries_; }
+
+  std::string source = "configuration";  // named in error messages
+
+ private:
+  std::vector<std::pair<std::string, std::string>> entries_;
+};
+
+// Text form of a double that parses back to the same value, as short as possible.
+std::string format_double(double v);
+
+// The network and the engine a configuration describes (keys = train's long options).
+backbones::BackboneOptions backbone_options(const RunConfig& config);
+meta::MamlConfig maml_config(const RunConfig& config);
+// "first", "second", or "first for N iterations, then second".
+std::string order_description(const meta::MamlConfig& config);
+
+}  // namespace experiments
