@@ -40,6 +40,7 @@ std::string grouped(int64_t n) {
 }
 
 std::string fixed(double v, int digits) {
+  if (std::abs(v) < 0.5 * std::pow(10.0, -digits)) v = 0.0;  // no "-0.000"
   std::ostringstream out;
   out << std::fixed << std::setprecision(digits) << v;
   return out.str();
@@ -158,7 +159,7 @@ int print_table1(bool json) {
       agreed += within ? 1 : 0;
     }
     text << pad(c.row, 25) << pad(c.backbone, 16) << pad(fixed(c.paper_millions, 2), 8) << pad(fixed(ours, 3), 8)
-         << pad(grouped(n), 12) << pad((diff >= 0 ? "+" : "") + fixed(diff, 3), 8) << mark << "\n";
+         << pad(grouped(n), 12) << pad((fixed(diff, 3)[0] == '-' ? "" : "+") + fixed(diff, 3), 8) << mark << "\n";
     auto e = Json::object();
     e.set("row", c.row).set("backbone", c.backbone).set("conv", c.conv).set("atoms", c.atoms)
         .set("group_size", c.group_size).set("paper_millions", c.paper_millions).set("params", n)

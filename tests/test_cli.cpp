@@ -49,4 +49,20 @@ TEST(Cli, SubcommandHelp) {
   EXPECT_NE(r.output.find("--json"), std::string::npos);
 }
 
+// Issue 3's figures through the command (counts from ACDC.md §5; ratio 0.524 from §5's
+// 291,176,448 / 555,417,600 grouped-vs-standard MACs plus the head).
+TEST(Cli, ParamsAndFlopsReproduceThePaperFigures) {
+  auto r = run("params --backbone resnet18-cifar --conv acdc-net --atoms 8 --json");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"params\": 2285138"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"standard_params\": 11173962"), std::string::npos) << r.output;
+  r = run("params --backbone vgg16 --conv acdc-g-net --atoms 16 --group-size 64 --json");
+  EXPECT_NE(r.output.find("\"params\": 88618"), std::string::npos) << r.output;
+  r = run("flops --backbone resnet18-cifar --conv acdc-g-net --atoms 12 --group-size 64 --json");
+  EXPECT_NE(r.output.find("\"ratio_to_standard\": 0.524"), std::string::npos) << r.output;
+  r = run("params --backbone resnet19 --conv acdc-net");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("'resnet19'"), std::string::npos) << r.output;
+}
+
 }  // namespace
