@@ -417,7 +417,9 @@ ClassifyResult run_classification(const ClassifyRunOptions& o) {
   const int64_t steps = (n + batch - 1) / batch - (n % batch == 1 ? 1 : 0);
 
   if (!o.quiet) {
-    std::cerr << who << ": " << bo.name << " (" << r.conv << ", m " << r.atoms << ", s " << r.group_size << ", "
+    const bool decomposed = bo.conv.type != acdc::ConvType::kStandard, grouped_conv = acdc::is_grouped(bo.conv.type);
+    std::cerr << who << ": " << bo.name << " (" << r.conv << (decomposed ? ", m " + std::to_string(r.atoms) : "")
+              << (grouped_conv ? ", s " + std::to_string(r.group_size) : "") << ", "
               << grouped(r.params) << " parameters, " << grouped(r.macs_per_image) << " MACs/image) on "
               << data->source << ": " << n << " train / " << data->test.size() << " test images, " << classes
               << " classes, " << image_size << " px; " << epochs << " epochs x " << steps << " steps of " << batch

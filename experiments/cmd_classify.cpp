@@ -65,7 +65,8 @@ void add_classify_options(po::options_description& desc) {
       ("crop-padding", po::value<int64_t>()->default_value(-1),
        "padding of --augment's crop in pixels (-1 = 4 at 32 px, size/8 above, 2 below 32 px; 0 = flip only)")
       ("device", po::value<std::string>()->default_value("cpu"), "cpu, cuda or cuda:N")
-      ("threads", po::value<int64_t>()->default_value(0), "CPU threads (0 = every core)")
+      ("threads", po::value<int64_t>()->default_value(0),
+       "CPU threads (0 = every core; use fewer when other jobs share the cores: busy OpenMP threads stall)")
       ("seed", po::value<int64_t>()->default_value(0), "seed of initialisation, shuffling, augmentation and atom-drop")
       ("test-every", po::value<int64_t>()->default_value(1), "test after every N epochs (0 = after the last only)")
       ("eval-batch-size", po::value<int64_t>()->default_value(500), "images per test batch")

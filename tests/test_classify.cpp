@@ -137,9 +137,9 @@ class TempDir {
 };
 
 // The flags of a tiny, fast run (conv4 of width 8).
-std::string tiny(const std::string& dataset, const std::string& out) {
-  return "--dataset " + dataset + " --out " + out +
-         " --backbone conv4 --width 8 --batch-size 20 --lr 0.05 --threads 1 --test-every 1";
+std::string tiny(const std::string& dataset, const std::string& out, int batch = 20) {
+  return "--dataset " + dataset + " --out " + out + " --backbone conv4 --width 8 --batch-size " + std::to_string(batch) +
+         " --lr 0.05 --threads 1 --test-every 1";
 }
 
 Args split_args(const std::string& s) {
@@ -450,7 +450,7 @@ TEST(Classify, TinyImageNetReaderFeedsClassify) {
   }
   write_file(root + "/wnids.txt", wn);
   write_file(root + "/val/val_annotations.txt", ann);
-  ASSERT_EQ(experiments::cmd_classify(split_args(tiny("tinyimagenet:" + root, tmp / "rt") + " --epochs 1 --batch-size 8")), 0);
+  ASSERT_EQ(experiments::cmd_classify(split_args(tiny("tinyimagenet:" + root, tmp / "rt", 8) + " --epochs 1")), 0);
   auto r = read_file(tmp / "rt/results.json");
   EXPECT_EQ(json_number(r, "classes"), 3);
   EXPECT_EQ(json_number(r, "train_images"), 24);
