@@ -14,7 +14,8 @@ python3 -c 'import torch; print("python torch", torch.__version__, "cuda", torch
 prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 log "configure"
 cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DACDC_META_WITH_OPENCV=OFF \
-  -DCMAKE_PREFIX_PATH="$prefix" > "$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
+  -DCMAKE_PREFIX_PATH="$prefix" $(ls -d /usr/lib/x86_64-linux-gnu/cmake/Boost-* 2>/dev/null | head -1 | sed 's/^/-DBoost_DIR=/') \
+  > "$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
 log "build"
 ( time cmake --build build-cuda -j16 ) > "$out/build.log" 2>&1 || { grep -E "error|Error" -A3 "$out/build.log" | head -40; exit 1; }
 tail -3 "$out/build.log" | tee -a "$out/summary.txt"

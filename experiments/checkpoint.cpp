@@ -93,6 +93,21 @@ CheckpointInfo read_info(const datasets::H5File& f) {
   return info;
 }
 
+void write_info_attrs(datasets::H5File& f, const CheckpointInfo& info) {
+  const std::string p = kPrefix;
+  f.set_attr("/", p + "format", kFormat);
+  f.set_attr("/", p + "iteration", info.iteration);
+  f.set_attr("/", p + "next_episode", info.next_episode);
+  f.set_attr("/", p + "best_val_accuracy", info.best_val_accuracy);
+  f.set_attr("/", p + "best_iteration", info.best_iteration);
+  std::string keys;
+  for (const auto& [key, value] : info.config.entries()) {
+    f.set_attr("/", key, value);
+    keys += key + "\n";
+  }
+  f.set_attr("/", p + "config_keys", keys);
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, meta::Maml& maml, const CheckpointInfo& info) {
@@ -114,18 +129,7 @@ void save_checkpoint(const std::string& path, meta::Maml& maml, const Checkpoint
       std::lock_guard<std::mutex> lock(gen.mutex());
       f.write_tensor("rng/cpu", gen.get_state());
     }
-    const std::string p = kPrefix;
-    f.set_attr("/", p + "format", kFormat);
-    f.set_attr("/", p + "iteration", info.iteration);
-    f.set_attr("/", p + "next_episode", info.next_episode);
-    f.set_attr("/", p + "best_val_accuracy", info.best_val_accuracy);
-    f.set_attr("/", p + "best_iteration", info.best_iteration);
-    std::string keys;
-    for (const auto& [key, value] : info.config.entries()) {
-      f.set_attr("/", key, value);
-      keys += key + "\n";
-    }
-    f.set_attr("/", p + "config_keys", keys);
+    write_info_attrs(f, info);
     f.close();
   }
   file.commit();
@@ -178,24 +182,6 @@ std::map<std::string, torch::Tensor> read_checkpoint_weights(const std::string& 
   return out;
 }
 
-namespace {
-
-void write_info_attrs(datasets::H5File& f, const CheckpointInfo& info) {
-  const std::string p = kPrefix;
-  f.set_attr("/", p + "format", kFormat);
-  f.set_attr("/", p + "iteration", info.iteration);
-  f.set_attr("/", p + "next_episode", info.next_episode);
-  f.set_attr("/", p + "best_val_accuracy", info.best_val_accuracy);
-  f.set_attr("/", p + "best_iteration", info.best_iteration);
-  std::string keys;
-  for (const auto& [key, value] : info.config.entries()) {
-    f.set_attr("/", key, value);
-    keys += key + "\n";
-  }
-  f.set_attr("/", p + "config_keys", keys);
-}
-
-}  // namespace
 
 void save_model_checkpoint(const std::string& path, backbones::Backbone& model, const OptimizerState& optimizer,
                            const CheckpointInfo& info) {

@@ -171,24 +171,6 @@ Eval evaluate(backbones::Backbone& model, const torch::Tensor& images, const tor
   return e;
 }
 
-// metrics.csv keeps the rows of epochs <= `epoch` (a resumed run rewrites the rest).
-void truncate_metrics(const std::string& path, int64_t epoch) {
-  std::ifstream in(path);
-  if (!in) return;
-  std::string kept, line;
-  bool header = true;
-  while (std::getline(in, line)) {
-    if (header) {
-      kept += line + "\n";
-      header = false;
-      continue;
-    }
-    if (line.empty()) continue;
-    if (std::stoll(line.substr(0, line.find(','))) <= epoch) kept += line + "\n";
-  }
-  in.close();
-  write_text_file(path, kept);
-}
 
 bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
@@ -232,16 +214,6 @@ std::string xml_escape(const std::string& s) {
 
 }  // namespace
 
-void write_text_file(const std::string& path, const std::string& text) {
-  datasets::AtomicFile file(path);
-  {
-    std::ofstream out(file.temp_path(), std::ios::trunc | std::ios::binary);
-    out << text;
-    out.close();
-    if (!out) throw std::runtime_error("cannot write '" + path + "'");
-  }
-  file.commit();
-}
 
 void validate_classify_config(const RunConfig& c) {
   for (const char* key : {"epochs", "batch-size", "eval-batch-size", "atoms", "group-size", "width"}) {

@@ -103,7 +103,5 @@ std::string results_csv(const std::vector<ClassifyResult>& rows);
 // highlighted. Plain SVG 1.1 text.
 std::string results_svg(const std::vector<ClassifyResult>& rows, const std::string& title);
 
-// Writes `text` to `path` atomically (temporary name, then rename).
-void write_text_file(const std::string& path, const std::string& text);
 
 }  // namespace experiments

@@ -117,30 +117,6 @@ bool explicitly_given(const po::variables_map& vm, const std::string& key) {
   return vm.count(key) != 0 && !vm[key].defaulted();
 }
 
-// metrics.csv keeps the rows of iterations <= `iteration` (a resumed run rewrites the rest).
-void truncate_metrics(const std::string& path, int64_t iteration) {
-  std::ifstream in(path);
-  if (!in) return;
-  std::string kept, line;
-  bool header = true;
-  while (std::getline(in, line)) {
-    if (header) {
-      kept += line + "\n";
-      header = false;
-      continue;
-    }
-    if (line.empty()) continue;
-    if (std::stoll(line.substr(0, line.find(','))) <= iteration) kept += line + "\n";
-  }
-  in.close();
-  datasets::AtomicFile file(path);
-  {
-    std::ofstream out(file.temp_path(), std::ios::trunc);
-    out << kept;
-    if (!out) throw std::runtime_error("cannot write '" + path + "'");
-  }
-  file.commit();
-}
 
 std::string percent(double v, int precision = 2) {
   std::ostringstream s;

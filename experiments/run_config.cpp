@@ -130,15 +130,35 @@ std::string RunConfig::to_ini() const {
   return out;
 }
 
-void RunConfig::write_ini(const std::string& path) const {
+void RunConfig::write_ini(const std::string& path) const { write_text_file(path, to_ini()); }
+
+void write_text_file(const std::string& path, const std::string& text) {
   datasets::AtomicFile file(path);
   {
-    std::ofstream out(file.temp_path(), std::ios::binary | std::ios::trunc);
-    out << to_ini();
+    std::ofstream out(file.temp_path(), std::ios::trunc | std::ios::binary);
+    out << text;
     out.close();
     if (!out) throw std::runtime_error("cannot write '" + path + "'");
   }
   file.commit();
+}
+
+void truncate_metrics(const std::string& path, int64_t last) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept, line;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (header) {
+      kept += line + "\n";
+      header = false;
+      continue;
+    }
+    if (line.empty()) continue;
+    if (std::stoll(line.substr(0, line.find(','))) <= last) kept += line + "\n";
+  }
+  in.close();
+  write_text_file(path, kept);
 }
 
 backbones::BackboneOptions backbone_options(const RunConfig& c) {

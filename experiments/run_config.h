@@ -46,6 +46,12 @@ class RunConfig {
   std::vector<std::pair<std::string, std::string>> entries_;
 };
 
+// Writes `text` to `path` atomically (temporary name, then rename).
+void write_text_file(const std::string& path, const std::string& text);
+// Keeps the header and the rows of a metrics CSV whose first column is <= `last` (a resumed
+// run rewrites the rest); a missing file is left missing.
+void truncate_metrics(const std::string& path, int64_t last);
+
 // Text form of a double that parses back to the same value, as short as possible.
 std::string format_double(double v);
 
