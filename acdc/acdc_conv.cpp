@@ -1,5 +1,7 @@
 #include "acdc/acdc_conv.h"
 
+#include "acdc/conv_autograd.h"
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -59,7 +61,7 @@ torch::Tensor Conv::forward(const torch::Tensor& x, const std::vector<torch::Ten
   auto weight = kernel(params, options.training);
   torch::Tensor bias;
   if (bias_slot_ >= 0) bias = params[static_cast<size_t>(bias_slot_)];
-  auto y = torch::conv2d(x, weight, bias, spec_.stride, spec_.padding, spec_.dilation, groups_);
+  auto y = acdc::conv2d(x, weight, bias, {spec_.stride, spec_.padding, spec_.dilation}, groups_);
   if (options.costs != nullptr) {
     LayerCost cost;
     cost.name = spec_.name;

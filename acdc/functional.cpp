@@ -1,5 +1,7 @@
 #include "acdc/functional.h"
 
+#include "acdc/conv_autograd.h"
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -33,7 +35,7 @@ torch::Tensor reconstruct_grouped_kernel(const torch::Tensor& atoms, const torch
 torch::Tensor acdc_conv2d(const torch::Tensor& x, const torch::Tensor& atoms, const torch::Tensor& coeff,
                           const ConvGeometry& g, int64_t groups) {
   auto weight = atoms.dim() == 4 ? reconstruct_grouped_kernel(atoms, coeff) : reconstruct_kernel(atoms, coeff);
-  return torch::conv2d(x, weight, /*bias=*/{}, g.stride, g.padding, g.dilation, groups);
+  return acdc::conv2d(x, weight, /*bias=*/{}, g, groups);
 }
 
 torch::Tensor atom_sublayer(const torch::Tensor& x, const torch::Tensor& atoms, const ConvGeometry& g) {

@@ -1,5 +1,7 @@
 #include "backbones/backbone.h"
 
+#include "backbones/batch_norm.h"
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -92,19 +94,15 @@ torch::Tensor Backbone::batch_norm(int64_t id, const torch::Tensor& x, const std
   const auto& w = p[static_cast<size_t>(bn.weight_slot)];
   const auto& b = p[static_cast<size_t>(bn.bias_slot)];
   constexpr double kMomentum = 0.1, kEps = 1e-5;
-  if (o.bn == BnMode::kTransductive) {
-    return torch::batch_norm(x, w, b, {}, {}, /*training=*/true, kMomentum, kEps, /*cudnn_enabled=*/true);
-  }
+  if (o.bn == BnMode::kTransductive) return batch_norm_train(x, w, b, {}, {}, kMomentum, kEps);
   const size_t set = o.bn == BnMode::kPerStep
                          ? static_cast<size_t>(std::min<int64_t>(std::max<int64_t>(o.step, 0), options_.bn_steps - 1))
                          : 0;
   auto& mean = buffers_.tensors()[static_cast<size_t>(bn.mean_slots[set])];
   auto& var = buffers_.tensors()[static_cast<size_t>(bn.var_slots[set])];
   if (o.training) {
-    if (o.update_running_stats) {
-      return torch::batch_norm(x, w, b, mean, var, /*training=*/true, kMomentum, kEps, /*cudnn_enabled=*/true);
-    }
-    return torch::batch_norm(x, w, b, {}, {}, /*training=*/true, kMomentum, kEps, /*cudnn_enabled=*/true);
+    if (o.update_running_stats) return batch_norm_train(x, w, b, mean, var, kMomentum, kEps);
+    return batch_norm_train(x, w, b, {}, {}, kMomentum, kEps);
   }
   return torch::batch_norm(x, w, b, mean, var, /*training=*/false, kMomentum, kEps, /*cudnn_enabled=*/true);
 }
@@ -142,6 +140,15 @@ torch::Tensor Backbone::forward_with(const torch::Tensor& x, const std::vector<t
   if (std::min(x.size(2), x.size(3)) < min_image_size_) {
     throw std::invalid_argument(options_.name + " needs images of at least " + std::to_string(min_image_size_) +
                                 " px, got " + std::to_string(x.size(2)) + "x" + std::to_string(x.size(3)));
+  }
+  // Channels-last activations: oneDNN convolves them without reordering, and the CPU kernels
+  // of max-pool and BatchNorm are vectorised over channels only in this layout.
+  if (options_.channels_last) {
+    auto cl = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    // One channel is contiguous in both layouts; a view with stride 1 on C tells the convolution
+    // which one is meant (acdc/conv_autograd.cpp).
+    if (cl.size(1) == 1) cl = cl.as_strided(cl.sizes(), {cl.size(2) * cl.size(3), 1, cl.size(3), 1});
+    return run(cl, params, options);
   }
   return run(x, params, options);
 }

@@ -32,6 +32,7 @@ struct BackboneOptions {
   int64_t image_size = 84;   // backbones with a flattening head (conv4) size it from this
   int64_t width = 64;        // conv4 filters
   int64_t bn_steps = 1;      // running-statistics sets for BnMode::kPerStep
+  bool channels_last = true; // activations in channels-last memory (same values, faster kernels)
 };
 
 struct ForwardOptions {

@@ -1,5 +1,7 @@
 #include "meta/maml.h"
 
+#include "meta/task_pool.h"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -87,6 +89,8 @@ Maml::Maml(backbones::Backbone& model, const MamlConfig& config) : model_(model)
   optimizer_ = std::make_unique<Adam>(meta_params, config_.meta_lr);
 }
 
+Maml::~Maml() = default;
+
 double Maml::meta_lr_at(int64_t iteration) const {
   if (!config_.cosine_schedule) return config_.meta_lr;
   const double t = std::min(1.0, static_cast<double>(iteration) / static_cast<double>(config_.iterations));
@@ -160,6 +164,26 @@ std::vector<torch::Tensor> Maml::adapt(const torch::Tensor& support_x, const tor
   return fast;
 }
 
+int Maml::task_workers(int64_t tasks) const {
+  // Tasks share nothing mutable only with batch statistics (no running-statistics updates) and
+  // without atom-drop (whose masks come from the global generator in task order).
+  if (!model_.device().is_cpu() || config_.bn != backbones::BnMode::kTransductive ||
+      model_.options().conv.atom_drop > 0.0) {
+    return 1;
+  }
+  return static_cast<int>(std::min<int64_t>(tasks, std::max(1, at::get_num_threads())));
+}
+
+TaskPool* Maml::pool(int workers) {
+  if (workers <= 1) return nullptr;
+  const int intra = std::max(1, at::get_num_threads() / workers);
+  if (!pool_ || pool_->workers() != workers || pool_->intra_op_threads() != intra) {
+    pool_.reset();
+    pool_ = std::make_unique<TaskPool>(workers, intra);
+  }
+  return pool_.get();
+}
+
 std::vector<torch::Tensor> Maml::meta_gradient(const torch::Tensor& support_x, const torch::Tensor& support_y,
                                                const torch::Tensor& query_x, const torch::Tensor& query_y,
                                                int64_t iteration, TaskMetrics* metrics_out) {
@@ -173,19 +197,22 @@ std::vector<torch::Tensor> Maml::meta_gradient(const torch::Tensor& support_x, c
   const auto weights = step_loss_weights(iteration);
   const bool multi = config_.multi_step_loss && config_.inner_steps > 1;
 
-  auto& meta_params = model_.params().tensors();
+  const auto& meta_params = model_.params().tensors();
   std::vector<torch::Tensor> leaves = meta_params;
   for (const auto& t : inner_lrs_.tensors()) leaves.push_back(t);
-  for (auto& t : leaves) t.mutable_grad() = torch::Tensor();
 
-  backbones::ForwardOptions fo;
-  fo.training = true;
-  fo.bn = config_.bn;
-  // Metrics stay on the device until the end: no host round trip per task.
-  auto loss_sum = torch::zeros({}, qx.options().dtype(torch::kDouble));
-  auto hit_sum = torch::zeros({}, qx.options().dtype(torch::kDouble));
-  for (int64_t t = 0; t < tasks; ++t) {
+  // One task: adapt, query loss, its meta-gradient (the graph is freed with it). Metrics stay
+  // on the device: no host round trip per task.
+  struct TaskResult {
+    std::vector<torch::Tensor> grads;
+    torch::Tensor loss, hits;
+  };
+  std::vector<TaskResult> results(static_cast<size_t>(tasks));
+  auto run_task = [&](int64_t t) {
     const auto xs = sx[t], ys = sy[t], xq = qx[t], yq = qy[t];
+    backbones::ForwardOptions fo;
+    fo.training = true;
+    fo.bn = config_.bn;
     std::vector<torch::Tensor> fast = meta_params;
     torch::Tensor objective;
     torch::Tensor final_logits;
@@ -205,19 +232,31 @@ std::vector<torch::Tensor> Maml::meta_gradient(const torch::Tensor& support_x, c
     });
     fo.update_running_stats = false;
     auto last = query_loss(config_.inner_steps, config_.bn != backbones::BnMode::kTransductive);
-    loss_sum += last.detach();
-    hit_sum += final_logits.detach().argmax(1).eq(yq).to(torch::kDouble).mean();
+    auto& r = results[static_cast<size_t>(t)];
+    r.loss = last.detach().to(torch::kDouble);
+    r.hits = final_logits.detach().argmax(1).eq(yq).to(torch::kDouble).mean();
     last = last * weights.back();
     objective = objective.defined() ? objective + last : last;
-    // Each task's graph is freed by its own backward: memory does not grow with T.
-    (objective / static_cast<double>(tasks)).backward();
+    r.grads = torch::autograd::grad({objective / static_cast<double>(tasks)}, leaves, /*grad_outputs=*/{},
+                                    /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
+  };
+  if (auto* p = pool(task_workers(tasks))) {
+    p->run(tasks, run_task);
+  } else {
+    for (int64_t t = 0; t < tasks; ++t) run_task(t);
   }
 
-  std::vector<torch::Tensor> grads;
-  grads.reserve(leaves.size());
-  for (auto& t : leaves) {
-    grads.push_back(t.grad());
-    t.mutable_grad() = torch::Tensor();
+  // Sum in task order, whatever order the tasks finished in: the same bits on any thread count.
+  std::vector<torch::Tensor> grads = std::move(results[0].grads);
+  auto loss_sum = results[0].loss, hit_sum = results[0].hits;
+  for (size_t t = 1; t < results.size(); ++t) {
+    for (size_t i = 0; i < grads.size(); ++i) {
+      const auto& g = results[t].grads[i];
+      if (!g.defined()) continue;
+      grads[i] = grads[i].defined() ? grads[i] + g : g;
+    }
+    loss_sum = loss_sum + results[t].loss;
+    hit_sum = hit_sum + results[t].hits;
   }
   if (metrics_out != nullptr) {
     metrics_out->loss = loss_sum.item<double>() / static_cast<double>(tasks);

@@ -21,6 +21,8 @@
 
 namespace meta {
 
+class TaskPool;
+
 struct MamlConfig {
   int64_t inner_steps = 5;          // training adaptation steps
   int64_t inner_steps_test = 10;    // meta-test adaptation steps
@@ -73,12 +75,15 @@ class Maml {
  public:
   // The model must outlive the engine. Learned inner lrs (when enabled) are created here.
   Maml(backbones::Backbone& model, const MamlConfig& config);
+  ~Maml();
 
   const MamlConfig& config() const { return config_; }
   backbones::Backbone& model() { return model_; }
 
   // One meta-iteration over T stacked tasks: adapt each task, accumulate the query-loss
-  // meta-gradient (each task's graph is freed after its backward), clip, Adam step.
+  // meta-gradient (each task's graph is freed after its backward), clip, Adam step. On the CPU
+  // with batch statistics and no atom-drop, tasks run on min(T, threads) worker threads
+  // (meta/task_pool.h); their gradients are summed in task order either way.
   // `iteration` drives annealing and the schedule. Returns the tasks' mean query metrics
   // (after adaptation, before the meta-update).
   TaskMetrics meta_step(const torch::Tensor& support_x, const torch::Tensor& support_y,
@@ -124,12 +129,17 @@ class Maml {
                   bool create_graph, bool fresh_leaves, backbones::ForwardOptions fo,
                   const std::function<void(int64_t)>& after_step = {});
   std::vector<double> step_loss_weights(int64_t iteration) const;
+  // How many of a meta-batch's tasks run at once (1: in turn on the calling thread).
+  int task_workers(int64_t tasks) const;
+  // The worker threads for `workers` parallel tasks (nullptr for 1), kept between iterations.
+  TaskPool* pool(int workers);
 
   backbones::Backbone& model_;
   MamlConfig config_;
   std::vector<int64_t> adapted_;
   acdc::ParamStore inner_lrs_;
   std::unique_ptr<Adam> optimizer_;
+  std::unique_ptr<TaskPool> pool_;
 };
 
 }  // namespace meta

@@ -1,0 +1,137 @@
+#include "acdc/conv_autograd.h"
+
+#include "acdc/functional.h"
+
+#include <torch/torch.h>
+
+#include <vector>
+
+namespace acdc {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+struct Geometry {
+  std::vector<int64_t> stride, padding, dilation;
+  int64_t groups = 1;
+};
+
+Geometry geometry_of(const ConvGeometry& g, int64_t groups) {
+  return {{g.stride, g.stride}, {g.padding, g.padding}, {g.dilation, g.dilation}, groups};
+}
+
+void save_geometry(AutogradContext* ctx, const Geometry& g) {
+  ctx->saved_data["stride"] = g.stride;
+  ctx->saved_data["padding"] = g.padding;
+  ctx->saved_data["dilation"] = g.dilation;
+  ctx->saved_data["groups"] = g.groups;
+}
+
+Geometry load_geometry(AutogradContext* ctx) {
+  return {ctx->saved_data["stride"].toIntVector(), ctx->saved_data["padding"].toIntVector(),
+          ctx->saved_data["dilation"].toIntVector(), ctx->saved_data["groups"].toInt()};
+}
+
+torch::Tensor forward_conv(const torch::Tensor& x, const torch::Tensor& w, const Geometry& g) {
+  // oneDNN picks channels-last kernels from the strides of input and weight. A 1-channel tensor
+  // is contiguous in both layouts, so a channels-last 1-channel input (stride 1 on C) gets its
+  // weight viewed with channels-last strides too: the output is then channels-last, and the
+  // convolution several times faster than the NCHW one.
+  if (w.size(1) == 1 && x.stride(1) == 1 && x.size(2) * x.size(3) > 1) {
+    const auto cl_weight = w.contiguous().as_strided(w.sizes(), {w.size(2) * w.size(3), 1, w.size(3), 1});
+    return at::convolution(x, cl_weight, /*bias=*/{}, g.stride, g.padding, g.dilation, /*transposed=*/false,
+                           /*output_padding=*/{0, 0}, g.groups);
+  }
+  return at::convolution(x, w, /*bias=*/{}, g.stride, g.padding, g.dilation, /*transposed=*/false,
+                         /*output_padding=*/{0, 0}, g.groups);
+}
+
+// Whether the weight gradient goes through im2col + one matrix product (see the header).
+bool small_stem(const torch::Tensor& x, const torch::Tensor& w, const Geometry& g) {
+  return g.groups == 1 && x.device().is_cpu() && w.size(1) * w.size(2) * w.size(3) <= 32;
+}
+
+// dL/dw of a small stem: im2col rows [N*L, C*kh*kw] against the output gradient as [N*L, C_out].
+torch::Tensor stem_weight_grad(const torch::Tensor& gy, const torch::Tensor& x, const torch::Tensor& w,
+                               const Geometry& g) {
+  auto cols = torch::im2col(x.contiguous(), {w.size(2), w.size(3)}, g.dilation, g.padding, g.stride);
+  auto rows = cols.transpose(1, 2).reshape({-1, cols.size(1)});
+  auto gy_rows = gy.permute({0, 2, 3, 1}).reshape({-1, gy.size(1)});
+  return rows.t().mm(gy_rows).t().reshape(w.sizes());
+}
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_conv(const torch::Tensor& gy, const torch::Tensor& x,
+                                                                      const torch::Tensor& w, const Geometry& g,
+                                                                      bool input_grad, bool weight_grad) {
+  return at::convolution_backward(gy, x, w, /*bias_sizes=*/c10::nullopt, g.stride, g.padding, g.dilation,
+                                  /*transposed=*/false, /*output_padding=*/{0, 0}, g.groups,
+                                  {input_grad, weight_grad, false});
+}
+
+// (gy, x, w) -> (gx, gw), or (gw) alone when the input needs no gradient; differentiable once
+// more by the formulas of the header.
+struct ConvBackward : public torch::autograd::Function<ConvBackward> {
+  static variable_list forward(AutogradContext* ctx, torch::Tensor gy, torch::Tensor x, torch::Tensor w,
+                               const Geometry& g, bool input_grad) {
+    ctx->set_materialize_grads(false);  // an undefined incoming gradient is a zero: skip its terms
+    save_geometry(ctx, g);
+    ctx->saved_data["input_grad"] = input_grad;
+    ctx->save_for_backward({gy, x, w});
+    // The input needs no gradient (e.g. the images).
+    if (!input_grad) return {small_stem(x, w, g) ? stem_weight_grad(gy, x, w, g) : std::get<1>(backward_conv(gy, x, w, g, false, true))};
+    auto [gx, gw, unused] = backward_conv(gy, x, w, g, /*input_grad=*/true, /*weight_grad=*/true);
+    return {gx, gw};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto g = load_geometry(ctx);
+    const auto saved = ctx->get_saved_variables();
+    const auto &gy = saved[0], &x = saved[1], &w = saved[2];
+    const bool input_grad = ctx->saved_data["input_grad"].toBool();
+    const torch::Tensor ggx = input_grad ? grads[0] : torch::Tensor();
+    const torch::Tensor& ggw = grads[input_grad ? 1 : 0];
+    torch::Tensor d_gy, d_x, d_w;
+    if (ggx.defined()) d_gy = forward_conv(ggx, w, g);
+    if (ggw.defined()) {
+      auto t = forward_conv(x, ggw, g);
+      d_gy = d_gy.defined() ? d_gy + t : t;
+    }
+    if (ggx.defined() && ctx->needs_input_grad(2)) {
+      d_w = std::get<1>(backward_conv(gy, ggx, w, g, /*input_grad=*/false, /*weight_grad=*/true));
+    }
+    if (ggw.defined() && ctx->needs_input_grad(1)) {
+      d_x = std::get<0>(backward_conv(gy, x, ggw, g, /*input_grad=*/true, /*weight_grad=*/false));
+    }
+    return {d_gy, d_x, d_w, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+struct Conv : public torch::autograd::Function<Conv> {
+  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor w, const Geometry& g) {
+    ctx->set_materialize_grads(false);
+    save_geometry(ctx, g);
+    ctx->save_for_backward({x, w});
+    return forward_conv(x, w, g);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto g = load_geometry(ctx);
+    const auto saved = ctx->get_saved_variables();
+    const bool input_grad = ctx->needs_input_grad(0);
+    if (!grads[0].defined()) return {torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    auto out = ConvBackward::apply(grads[0], saved[0], saved[1], g, input_grad);
+    if (!input_grad) return {torch::Tensor(), out[0], torch::Tensor()};
+    return {out[0], out[1], torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                     const ConvGeometry& geometry, int64_t groups) {
+  auto y = Conv::apply(x, weight, geometry_of(geometry, groups));
+  return bias.defined() ? y + bias.view({1, -1, 1, 1}) : y;
+}
+
+}  // namespace acdc

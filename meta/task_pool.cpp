@@ -1,0 +1,82 @@
+#include "meta/task_pool.h"
+
+#include <ATen/Parallel.h>
+
+#include <stdexcept>
+
+// LibTorch's CPU kernels (and oneDNN and OpenBLAS inside it) size their parallel regions from
+// the calling thread's OpenMP setting. at::set_num_threads would also change the process-wide
+// default, so the per-thread OpenMP call is used directly; it comes from the OpenMP runtime that
+// LibTorch loaded (weak: absent in a build without OpenMP).
+extern "C" void omp_set_num_threads(int) __attribute__((weak));
+
+namespace meta {
+
+bool set_thread_intra_op_threads(int n) {
+  if (omp_set_num_threads == nullptr) return false;
+  // First let LibTorch initialise this thread (it copies the process-wide count into the
+  // thread's OpenMP setting once), then override the thread's own setting.
+  at::internal::lazy_init_num_threads();
+  omp_set_num_threads(n);
+  return true;
+}
+
+TaskPool::TaskPool(int workers, int intra_op_threads) : intra_op_threads_(intra_op_threads) {
+  if (workers < 1 || intra_op_threads < 1) {
+    throw std::invalid_argument("task pool: workers and intra-op threads must be at least 1");
+  }
+  threads_.reserve(static_cast<size_t>(workers));
+  for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+}
+
+TaskPool::~TaskPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void TaskPool::run(int64_t n, const std::function<void(int64_t)>& fn) {
+  if (n <= 0) return;
+  std::unique_lock<std::mutex> lock(mutex_);
+  fn_ = &fn;
+  next_ = 0;
+  end_ = n;
+  running_ = 0;
+  error_ = nullptr;
+  ++generation_;
+  wake_.notify_all();
+  done_.wait(lock, [this] { return next_ >= end_ && running_ == 0; });
+  fn_ = nullptr;
+  if (error_) std::rethrow_exception(error_);
+}
+
+void TaskPool::work() {
+  set_thread_intra_op_threads(intra_op_threads_);
+  uint64_t seen = 0;
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stop_ || (generation_ != seen && next_ < end_); });
+    if (stop_) return;
+    while (next_ < end_) {
+      const int64_t i = next_++;
+      ++running_;
+      const auto* fn = fn_;
+      lock.unlock();
+      try {
+        (*fn)(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> guard(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+      lock.lock();
+      --running_;
+    }
+    seen = generation_;
+    if (running_ == 0) done_.notify_all();
+  }
+}
+
+}  // namespace meta
