@@ -281,7 +281,9 @@ ClassifyResult run_classification(const ClassifyRunOptions& o) {
 
   // A run directory in another process's hands is named as such before anything else (the lock
   // itself is taken below, once the settings are known to be good).
-  if (!o.plan_only && fs::is_directory(out)) const RunDirLock probe(out, "--out");
+  if (!o.plan_only && fs::is_directory(out)) {
+    const RunDirLock probe(out, "--out");
+  }
 
   // ---- the configuration: as given, or the run's own for --resume ----
   RunConfig config = o.config;
@@ -292,12 +294,12 @@ ClassifyResult run_classification(const ClassifyRunOptions& o) {
     for (const auto& [key, value] : o.config.entries()) {
       if (key == "threads") {
         // The saved count unless given: another count changes the last bits of the result.
-        const std::string saved = merged.has(key) ? merged.get(key) : "0";
-        if (contains(o.explicit_keys, key) && value != saved && !o.plan_only) {
-          std::cerr << who << ": note: --threads " << value << " overrides the " << saved << " thread(s) " << out
+        const std::string saved_threads = merged.has(key) ? merged.get(key) : "0";
+        if (contains(o.explicit_keys, key) && value != saved_threads && !o.plan_only) {
+          std::cerr << who << ": note: --threads " << value << " overrides the " << saved_threads << " thread(s) " << out
                     << " was trained with; the result may differ in the last bits from an uninterrupted run\n";
         }
-        merged.set(key, contains(o.explicit_keys, key) ? value : saved);
+        merged.set(key, contains(o.explicit_keys, key) ? value : saved_threads);
         continue;
       }
       if (contains(o.resume_may_change, key)) {
