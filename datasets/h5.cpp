@@ -82,13 +82,16 @@ H5File H5File::open(const std::string& path) {
   return H5File(id, path);
 }
 
-H5File::H5File(H5File&& other) noexcept : id_(other.id_), path_(std::move(other.path_)) { other.id_ = -1; }
+H5File::H5File(H5File&& other) noexcept : id_(other.id_), path_(std::move(other.path_)), checksums_(other.checksums_) {
+  other.id_ = -1;
+}
 
 H5File& H5File::operator=(H5File&& other) noexcept {
   if (this != &other) {
     close();
     id_ = other.id_;
     path_ = std::move(other.path_);
+    checksums_ = other.checksums_;
     other.id_ = -1;
   }
   return *this;
@@ -147,8 +150,10 @@ void H5File::write_tensor(const std::string& path, const torch::Tensor& tensor, 
     const int64_t row_bytes = std::max<int64_t>(1, t.numel() / t.size(0) * t.element_size());
     std::vector<hsize_t> chunk = dims;
     chunk[0] = static_cast<hsize_t>(std::clamp<int64_t>((1 << 20) / row_bytes, 1, t.size(0)));
-    if (compress || progress) H5Pset_chunk(dcpl.id, t.dim(), chunk.data());
+    // Filters (deflate, the checksum) need a chunked layout.
+    if (compress || progress || checksums_) H5Pset_chunk(dcpl.id, t.dim(), chunk.data());
     if (compress && H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) H5Pset_deflate(dcpl.id, 4);
+    if (checksums_ && H5Pset_fletcher32(dcpl.id) < 0) fail(path_, "cannot add a checksum to dataset '" + p + "'");
   }
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE));
   H5Pset_create_intermediate_group(lcpl.id, 1);
@@ -217,6 +222,12 @@ torch::Tensor H5File::read_tensor(const std::string& path) const {
   torch::Tensor out = torch::empty(sizes, torch::TensorOptions().dtype(st));
   if (out.numel() == 0) return out;
   if (H5Dread(ds.id, native_type(st), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data_ptr()) < 0) {
+    Handle dcpl(H5Dget_create_plist(ds.id));
+    unsigned flags = 0;
+    size_t nvalues = 0;
+    const bool checksummed =
+        dcpl.ok() && H5Pget_filter_by_id2(dcpl.id, H5Z_FILTER_FLETCHER32, &flags, &nvalues, nullptr, 0, nullptr, nullptr) >= 0;
+    if (checksummed) fail(path_, "dataset '" + p + "' fails its Fletcher-32 checksum (the file is damaged)");
     fail(path_, "cannot read dataset '" + p + "' (damaged or truncated file)");
   }
   return out;

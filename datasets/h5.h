@@ -47,6 +47,10 @@ class H5File {
   double attr_double(const std::string& object, const std::string& name) const;
   bool has_attr(const std::string& object, const std::string& name) const;
 
+  // Datasets written from now on (rank >= 1, not empty) carry HDF5's Fletcher-32 checksum;
+  // HDF5 verifies it on every read, and read_tensor names a dataset that fails it.
+  void set_checksums(bool on) { checksums_ = on; }
+
   const std::string& path() const { return path_; }
   void close();
 
@@ -54,6 +58,7 @@ class H5File {
   H5File(int64_t id, std::string path) : id_(id), path_(std::move(path)) {}
   int64_t id_ = -1;  // hid_t
   std::string path_;
+  bool checksums_ = false;
 };
 
 }  // namespace datasets

@@ -2,10 +2,14 @@
 
 #include "datasets/atomic_file.h"
 #include "datasets/h5.h"
+#include "experiments/classify.h"
+#include "backbones/registry.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <mutex>
 #include <stdexcept>
 
@@ -24,9 +28,37 @@ void write_store(datasets::H5File& f, const std::string& group, const acdc::Para
   for (int64_t i = 0; i < store.size(); ++i) f.write_tensor(group + "/" + store.names()[static_cast<size_t>(i)], host(store[i]));
 }
 
+// The tensor at `key`, checked against the model's `target`: present, floating point, the same
+// shape, every value finite. Throws std::invalid_argument naming the file and the tensor.
+torch::Tensor checked_tensor(const datasets::H5File& f, const std::string& key, const torch::Tensor& target) {
+  if (!f.exists(key)) throw std::invalid_argument(f.path() + ": missing tensor /" + key);
+  auto value = f.read_tensor(key);
+  if (!value.is_floating_point()) {
+    throw std::invalid_argument(f.path() + ": /" + key + " holds " + std::string(c10::toString(value.scalar_type())) +
+                                " values, expected floating point");
+  }
+  if (value.sizes() != target.sizes()) {
+    throw std::invalid_argument(f.path() + ": /" + key + " has shape " + c10::str(value.sizes()) +
+                                ", the model expects " + c10::str(target.sizes()));
+  }
+  if (!torch::isfinite(value).all().item<bool>()) {
+    const auto bad = (~torch::isfinite(value)).sum().item<int64_t>();
+    throw std::invalid_argument(f.path() + ": /" + key + " holds " + std::to_string(bad) +
+                                " non-finite value(s) (NaN or Inf); the checkpoint is unusable");
+  }
+  return value;
+}
+
 // Copies the file's values into the store's tensors in place (same device/dtype as the store).
 void read_store(const datasets::H5File& f, const std::string& group, acdc::ParamStore& store) {
+  if (store.size() > 0 && !f.exists(group)) throw std::invalid_argument(f.path() + ": missing group /" + group);
   const auto present = f.exists(group) ? f.list(group) : std::vector<std::string>{};
+  for (const auto& name : store.names()) {
+    if (!std::binary_search(present.begin(), present.end(), name)) {
+      throw std::invalid_argument(f.path() + ": missing tensor /" + group + "/" + name +
+                                  " (a checkpoint of another configuration, or damaged?)");
+    }
+  }
   if (static_cast<int64_t>(present.size()) != store.size()) {
     throw std::invalid_argument(f.path() + ": /" + group + " holds " + std::to_string(present.size()) +
                                 " tensors, the model has " + std::to_string(store.size()) +
@@ -36,14 +68,8 @@ void read_store(const datasets::H5File& f, const std::string& group, acdc::Param
   for (int64_t i = 0; i < store.size(); ++i) {
     const auto& name = store.names()[static_cast<size_t>(i)];
     const std::string path = group + "/" + name;
-    if (!f.exists(path)) throw std::invalid_argument(f.path() + ": missing tensor /" + path);
-    auto value = f.read_tensor(path);
     auto& target = store.tensors()[static_cast<size_t>(i)];
-    if (value.sizes() != target.sizes()) {
-      throw std::invalid_argument(f.path() + ": /" + path + " has shape " + c10::str(value.sizes()) +
-                                  ", the model expects " + c10::str(target.sizes()));
-    }
-    target.copy_(value.to(target.scalar_type()));
+    target.copy_(checked_tensor(f, path, target).to(target.scalar_type()));
   }
 }
 
@@ -64,6 +90,58 @@ std::vector<OptimizerEntry> optimizer_entries(meta::Maml& maml) {
   std::vector<OptimizerEntry> out;
   for (size_t i = 0; i < names.size(); ++i) out.push_back({names[i], &adam.exp_avg()[i], &adam.exp_avg_sq()[i]});
   return out;
+}
+
+// The counters a resumed run continues from must describe a point of the run: a completed
+// iteration (epoch) count within the configured total, the episode index that count implies,
+// and the best validation figures of an iteration already done.
+void check_counters(const std::string& path, const CheckpointInfo& info) {
+  const std::string p = kPrefix;
+  auto bad = [&](const std::string& what) { throw std::invalid_argument(path + ": " + what + " (damaged or edited checkpoint?)"); };
+  const bool classify = is_classification_config(info.config);
+  const char* total_key = classify ? "epochs" : "iterations";
+  const int64_t total = info.config.has(total_key) ? info.config.get_int(total_key) : -1;
+  if (info.iteration < 0 || (total >= 0 && info.iteration > total)) {
+    bad("attribute " + p + "iteration is " + std::to_string(info.iteration) + ", outside 0.." +
+        (total >= 0 ? std::to_string(total) + " (the run's " + total_key + ")" : std::string("")));
+  }
+  if (info.next_episode < 0) bad("attribute " + p + "next_episode is " + std::to_string(info.next_episode) + ", expected >= 0");
+  if (!classify && info.config.has("meta-batch")) {
+    int64_t expected = 0;
+    if (__builtin_mul_overflow(info.iteration, info.config.get_int("meta-batch"), &expected) ||
+        info.next_episode != expected) {
+      bad("attribute " + p + "next_episode is " + std::to_string(info.next_episode) + ", expected iteration x meta-batch = " +
+          std::to_string(info.iteration) + " x " + info.config.get("meta-batch"));
+    }
+  }
+  if (info.best_iteration < 0 || info.best_iteration > info.iteration) {
+    bad("attribute " + p + "best_iteration is " + std::to_string(info.best_iteration) + ", outside 0.." +
+        std::to_string(info.iteration));
+  }
+  const double acc = info.best_val_accuracy;
+  if (!(acc == -1.0 || (acc >= 0.0 && acc <= 1.0))) {
+    bad("attribute " + p + "best_val_accuracy is " + format_double(acc) + ", expected -1 (none) or a value in [0, 1]");
+  }
+}
+
+// The saved CPU generator state: uint8, the size this LibTorch's generator uses.
+torch::Tensor read_rng_state(const datasets::H5File& f) {
+  const std::string key = "rng/cpu";
+  if (!f.exists(key)) throw std::invalid_argument(f.path() + ": missing tensor /" + key);
+  auto state = f.read_tensor(key);
+  const auto expected = at::detail::getDefaultCPUGenerator().get_state().numel();
+  if (state.scalar_type() != torch::kByte || state.dim() != 1 || state.numel() != expected) {
+    throw std::invalid_argument(f.path() + ": /" + key + " is not a CPU generator state (" +
+                                std::string(c10::toString(state.scalar_type())) + " " + c10::str(state.sizes()) +
+                                ", expected Byte [" + std::to_string(expected) + "])");
+  }
+  return state;
+}
+
+void set_rng_state(const torch::Tensor& state) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
 }
 
 CheckpointInfo read_info(const datasets::H5File& f) {
@@ -90,6 +168,7 @@ CheckpointInfo read_info(const datasets::H5File& f) {
     if (!key.empty()) info.config.set(key, f.attr_string("/", key));
     start = end + 1;
   }
+  check_counters(f.path(), info);
   return info;
 }
 
@@ -114,6 +193,7 @@ void save_checkpoint(const std::string& path, meta::Maml& maml, const Checkpoint
   datasets::AtomicFile file(path);
   {
     auto f = datasets::H5File::create(file.temp_path());
+    f.set_checksums(true);
     write_store(f, "params", maml.model().params());
     write_store(f, "buffers", maml.model().buffers());
     write_store(f, "inner_lrs", maml.inner_lrs());
@@ -148,36 +228,71 @@ CheckpointInfo load_checkpoint(const std::string& path, meta::Maml& maml, bool r
     for (const auto& e : optimizer_entries(maml)) {
       for (auto [group, target] : {std::make_pair("exp_avg", e.exp_avg), std::make_pair("exp_avg_sq", e.exp_avg_sq)}) {
         const std::string key = std::string("optimizer/") + group + "/" + e.name;
-        if (!f.exists(key)) throw std::invalid_argument(path + ": missing tensor /" + key);
-        auto value = f.read_tensor(key);
-        if (value.sizes() != target->sizes()) {
-          throw std::invalid_argument(path + ": /" + key + " has shape " + c10::str(value.sizes()) +
-                                      ", the model expects " + c10::str(target->sizes()));
-        }
-        target->copy_(value.to(target->scalar_type()));
+        target->copy_(checked_tensor(f, key, *target).to(target->scalar_type()));
       }
     }
   }
-  maml.optimizer().set_steps(f.attr_int("optimizer", "steps"));
-  if (restore_rng) {
-    auto state = f.read_tensor("rng/cpu");
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(state);
+  // One Adam step per completed meta-iteration.
+  const int64_t steps = f.attr_int("optimizer", "steps");
+  if (steps < 0 || steps > info.iteration) {
+    throw std::invalid_argument(path + ": attribute steps of /optimizer is " + std::to_string(steps) + ", outside 0.." +
+                                std::to_string(info.iteration) + " (damaged or edited checkpoint?)");
   }
+  maml.optimizer().set_steps(steps);
+  const auto rng = read_rng_state(f);
+  if (restore_rng) set_rng_state(rng);
   return info;
 }
 
+bool is_checkpoint(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
+  try {
+    const auto f = datasets::H5File::open(path);
+    return f.has_attr("/", std::string(kPrefix) + "format");
+  } catch (const std::invalid_argument&) {
+    return false;  // not HDF5, or unreadable: not a checkpoint of ours
+  }
+}
+
+bool is_classification_config(const RunConfig& config) { return config.has("epochs"); }
+
 std::map<std::string, torch::Tensor> read_checkpoint_weights(const std::string& path) {
-  const auto f = datasets::H5File::open(path);
-  read_info(f);
+  // The model the checkpoint's own configuration describes, restored by the loaders that eval
+  // and --resume use: whatever they refuse is refused here too.
+  const auto info = read_checkpoint_info(path);
   std::map<std::string, torch::Tensor> out;
-  for (const char* group : {"params", "buffers", "inner_lrs"}) {
-    if (!f.exists(group)) continue;
-    for (const auto& name : f.list(group)) {
+  auto collect = [&](const acdc::ParamStore& store) {
+    for (int64_t i = 0; i < store.size(); ++i) {
+      const auto& name = store.names()[static_cast<size_t>(i)];
       if (out.count(name)) throw std::invalid_argument(path + ": tensor name '" + name + "' appears twice");
-      out[name] = f.read_tensor(std::string(group) + "/" + name);
+      out[name] = store[i].detach().clone();
     }
+  };
+  // Building the model draws initial values (overwritten by the loader); leave the caller's
+  // generator as it was.
+  const auto caller_rng = at::detail::getDefaultCPUGenerator().get_state();
+  struct RestoreRng {
+    torch::Tensor state;
+    ~RestoreRng() { set_rng_state(state); }
+  } restore{caller_rng};
+  if (is_classification_config(info.config)) {
+    auto model = backbones::make_backbone(classify_backbone_options(info.config));
+    OptimizerState optimizer;
+    const auto f = datasets::H5File::open(path);
+    for (const auto& state : f.exists("optimizer") ? f.list("optimizer") : std::vector<std::string>{}) {
+      for (const auto& t : model->params().tensors()) optimizer[state].push_back(torch::zeros_like(t));
+    }
+    load_model_checkpoint(path, *model, optimizer, /*restore_rng=*/false);
+    collect(model->params());
+    collect(model->buffers());
+  } else {
+    auto model = backbones::make_backbone(backbone_options(info.config));
+    meta::Maml maml(*model, maml_config(info.config));
+    load_checkpoint(path, maml, /*restore_rng=*/false);
+    collect(model->params());
+    collect(model->buffers());
+    collect(maml.inner_lrs());
   }
   return out;
 }
@@ -189,6 +304,7 @@ void save_model_checkpoint(const std::string& path, backbones::Backbone& model, 
   datasets::AtomicFile file(path);
   {
     auto f = datasets::H5File::create(file.temp_path());
+    f.set_checksums(true);
     write_store(f, "params", model.params());
     write_store(f, "buffers", model.buffers());
     for (const auto& [state, tensors] : optimizer) {
@@ -224,22 +340,12 @@ CheckpointInfo load_model_checkpoint(const std::string& path, backbones::Backbon
       }
       for (size_t i = 0; i < names.size(); ++i) {
         const std::string key = "optimizer/" + state + "/" + names[i];
-        if (!f.exists(key)) throw std::invalid_argument(path + ": missing tensor /" + key);
-        auto value = f.read_tensor(key);
-        if (value.sizes() != tensors[i].sizes()) {
-          throw std::invalid_argument(path + ": /" + key + " has shape " + c10::str(value.sizes()) +
-                                      ", the model expects " + c10::str(tensors[i].sizes()));
-        }
-        tensors[i].copy_(value.to(tensors[i].scalar_type()));
+        tensors[i].copy_(checked_tensor(f, key, tensors[i]).to(tensors[i].scalar_type()));
       }
     }
   }
-  if (restore_rng) {
-    auto state = f.read_tensor("rng/cpu");
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(state);
-  }
+  const auto rng = read_rng_state(f);
+  if (restore_rng) set_rng_state(rng);
   return info;
 }
 

@@ -11,7 +11,13 @@
 //                                  iterations), "acdc_meta.next_episode", best validation
 //                                  figures, and every setting of the resolved configuration
 //                                  (its option names as attribute names).
-// Loading is exact: every tensor is restored bit for bit.
+// Datasets are written with HDF5's Fletcher-32 checksum (older checkpoints without it still
+// load); a damaged dataset is an error naming it. Loading is exact: every tensor is restored bit
+// for bit. Loading validates: the format, the counters (iteration within the run's total,
+// next_episode = iteration x meta-batch, best figures of an iteration already done), every
+// tensor the model needs (present, floating point, the model's shape, finite), the optimizer
+// state and the generator state; each failure is std::invalid_argument naming the file and what
+// is wrong (exit 2).
 
 #include "experiments/run_config.h"
 #include "meta/maml.h"
@@ -45,8 +51,15 @@ CheckpointInfo read_checkpoint_info(const std::string& path);
 CheckpointInfo load_checkpoint(const std::string& path, meta::Maml& maml, bool restore_rng);
 
 // name -> tensor of what an export contains: parameters, BatchNorm buffers and learned inner
-// lrs, all under their own (distinct) names, read straight from a checkpoint.
+// lrs, all under their own (distinct) names. Loaded through load_checkpoint (or
+// load_model_checkpoint for a classify run) into the model the checkpoint's configuration
+// describes, so a checkpoint that eval or --resume would refuse is refused here too.
 std::map<std::string, torch::Tensor> read_checkpoint_weights(const std::string& path);
+
+// Whether `path` is an existing HDF5 file carrying this project's checkpoint format attribute.
+bool is_checkpoint(const std::string& path);
+// Whether a checkpoint's configuration is that of `acdc-meta classify` (else `train`).
+bool is_classification_config(const RunConfig& config);
 
 // Checkpoints of plain supervised training (acdc-meta classify): the same format and root
 // attributes (info.iteration counts completed epochs), /params, /buffers and /rng/cpu as above,

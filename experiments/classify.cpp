@@ -4,6 +4,7 @@
 #include "datasets/atomic_file.h"
 #include "experiments/checkpoint.h"
 #include "experiments/fewshot.h"
+#include "experiments/output_paths.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
@@ -253,11 +254,36 @@ void validate_classify_config(const RunConfig& c) {
   }
 }
 
+backbones::BackboneOptions classify_backbone_options(const RunConfig& config) {
+  backbones::BackboneOptions bo;
+  bo.name = config.get("backbone");
+  bo.conv.type = acdc::parse_conv_type(config.get("conv"));
+  bo.conv.atoms = config.get_int("atoms");
+  bo.conv.group_size = config.get_int("group-size");
+  bo.conv.atom_drop = config.get_double("atom-drop");
+  bo.conv.atom_init = acdc::parse_atom_init(config.get("atom-init"));
+  bo.classes = config.get_int("classes");
+  bo.in_channels = config.get_int("channels");
+  bo.image_size = config.get_int("image-size");
+  bo.width = config.get_int("width");
+  if (bo.image_size < 1) {
+    throw std::invalid_argument(config.source + ": setting 'image-size' is " + config.get("image-size") +
+                                " (not resolved); the model cannot be rebuilt from this configuration alone");
+  }
+  return bo;
+}
+
 ClassifyResult run_classification(const ClassifyRunOptions& o) {
   const std::string& out = o.out;
   const std::string last_path = run_file(out, "last.h5"), metrics_path = run_file(out, "metrics.csv");
   const std::string results_path = run_file(out, "results.json");
   const std::string who = o.label.empty() ? std::string("classify") : o.label;
+
+  // A run directory in another process's hands is named as such before anything else (the lock
+  // itself is taken below, once the settings are known to be good).
+  if (!o.plan_only && fs::is_directory(out)) {
+    const RunDirLock probe(out, "--out");
+  }
 
   // ---- the configuration: as given, or the run's own for --resume ----
   RunConfig config = o.config;
@@ -266,6 +292,16 @@ ClassifyResult run_classification(const ClassifyRunOptions& o) {
     const auto saved = read_checkpoint_info(last_path);
     RunConfig merged = saved.config;
     for (const auto& [key, value] : o.config.entries()) {
+      if (key == "threads") {
+        // The saved count unless given: another count changes the last bits of the result.
+        const std::string saved_threads = merged.has(key) ? merged.get(key) : "0";
+        if (contains(o.explicit_keys, key) && value != saved_threads && !o.plan_only) {
+          std::cerr << who << ": note: --threads " << value << " overrides the " << saved_threads << " thread(s) " << out
+                    << " was trained with; the result may differ in the last bits from an uninterrupted run\n";
+        }
+        merged.set(key, contains(o.explicit_keys, key) ? value : saved_threads);
+        continue;
+      }
       if (contains(o.resume_may_change, key)) {
         merged.set(key, value);
         continue;
@@ -314,21 +350,12 @@ ClassifyResult run_classification(const ClassifyRunOptions& o) {
   }
   config.set("classes", std::to_string(classes));
   config.set("channels", std::to_string(channels));
+  config.set("image-size", std::to_string(image_size));  // resolved, so a checkpoint alone rebuilds the model
 
   // ---- model (every seed-dependent draw starts from --seed) ----
   const int64_t seed = config.get_int("seed");
   torch::manual_seed(static_cast<uint64_t>(seed));
-  backbones::BackboneOptions bo;
-  bo.name = config.get("backbone");
-  bo.conv.type = acdc::parse_conv_type(config.get("conv"));
-  bo.conv.atoms = config.get_int("atoms");
-  bo.conv.group_size = config.get_int("group-size");
-  bo.conv.atom_drop = config.get_double("atom-drop");
-  bo.conv.atom_init = acdc::parse_atom_init(config.get("atom-init"));
-  bo.classes = classes;
-  bo.in_channels = channels;
-  bo.image_size = image_size;
-  bo.width = config.get_int("width");
+  const auto bo = classify_backbone_options(config);
   std::unique_ptr<backbones::Backbone> model;
   try {
     model = backbones::make_backbone(bo);
@@ -350,13 +377,17 @@ ClassifyResult run_classification(const ClassifyRunOptions& o) {
   if (o.plan_only) return r;
 
   const auto device = parse_device(config.get("device"));
+  config.set("threads", std::to_string(set_threads(config.get_int("threads"))));  // the count used, for --resume
   model->to(device);
   Sgd sgd(model->params().tensors(), config.get_double("momentum"), config.get_bool("nesterov"),
           config.get_double("weight-decay"));
   OptimizerState state{{"momentum", sgd.momentum()}};
 
-  // ---- run directory ----
-  fs::create_directories(out);
+  // ---- run directory: this process's alone until the run ends ----
+  const RunDirLock lock(out, "--out");
+  if (!resuming && (fs::exists(last_path) || fs::exists(metrics_path))) {  // started by another process meanwhile
+    throw UsageError("--out " + out + " already holds a run; pass --resume to continue it, or remove the directory");
+  }
   CheckpointInfo info;
   int64_t start = 0;
   if (resuming) {

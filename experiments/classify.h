@@ -77,6 +77,10 @@ struct ClassifyResult {
   Json json = Json::object();  // what results.json holds
 };
 
+// The network of a classify configuration whose classes, channels and image-size are resolved
+// (as run_classification records them). Throws std::invalid_argument naming a bad setting.
+backbones::BackboneOptions classify_backbone_options(const RunConfig& config);
+
 // Checks every setting of a configuration (numbers, enums, lists) before any work; throws
 // UsageError naming the flag and the allowed values.
 void validate_classify_config(const RunConfig& config);

@@ -7,12 +7,21 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
 namespace experiments {
+
+std::ifstream open_config_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw UsageError("--config " + path + " is a directory, not an INI file");
+  std::ifstream in(path);
+  if (!in) throw UsageError("--config: cannot open '" + path + "'");
+  return in;
+}
 
 bool parse_args(const std::string& command, const std::string& usage, const std::vector<std::string>& args,
                 po::options_description& desc, po::variables_map& vm, bool config_flag) {
@@ -23,15 +32,23 @@ bool parse_args(const std::string& command, const std::string& usage, const std:
   }
   try {
     auto parsed = po::command_line_parser(args).options(desc).run();
+    // Words that are no option's value would otherwise be dropped without a word.
+    std::string extra;
+    for (const auto& o : parsed.options) {
+      if (o.position_key < 0) continue;
+      for (const auto& token : o.original_tokens) extra += (extra.empty() ? "'" : " '") + token + "'";
+    }
+    if (!extra.empty()) {
+      throw UsageError("unexpected argument(s) " + extra + " (every value follows its --flag; see acdc-meta " + command +
+                       " --help)");
+    }
     po::store(parsed, vm);
     if (vm.count("help")) {
       std::cout << "usage: acdc-meta " << command << " " << usage << "\n\n" << desc << "\n";
       return false;
     }
     if (config_flag && vm.count("config")) {
-      const auto path = vm["config"].as<std::string>();
-      std::ifstream in(path);
-      if (!in) throw UsageError("--config: cannot open '" + path + "'");
+      std::ifstream in = open_config_file(vm["config"].as<std::string>());
       po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
     }
     po::notify(vm);

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <fstream>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -38,6 +39,10 @@ const std::vector<Command>& commands();
 // option names) fill options not given on the command line.
 bool parse_args(const std::string& command, const std::string& usage, const std::vector<std::string>& args,
                 po::options_description& desc, po::variables_map& vm, bool config_flag = false);
+
+// Opens a --config INI file; throws UsageError naming the path when it is missing, unreadable or
+// a directory.
+std::ifstream open_config_file(const std::string& path);
 
 // --backbone --conv --atoms --group-size --atom-drop --atom-init --classes --channels
 // --image-size --width

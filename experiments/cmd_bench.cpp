@@ -11,6 +11,7 @@
 #include "backbones/registry.h"
 #include "experiments/cli.h"
 #include "experiments/commands.h"
+#include "experiments/output_paths.h"
 #include "meta/maml.h"
 
 #include <torch/csrc/autograd/profiler_legacy.h>
@@ -101,6 +102,7 @@ int cmd_bench(const Args& args) {
     argv.push_back("1");
   }
   if (!parse_args("bench", usage, argv, desc, vm)) return 0;
+  if (vm.count("profile")) check_output_file(vm["profile"].as<std::string>(), "--profile");
 
   auto model_opts = model_options(vm);
   model_opts.classes = vm["ways"].as<int64_t>();

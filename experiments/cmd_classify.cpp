@@ -14,6 +14,7 @@
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "experiments/fewshot.h"
+#include "experiments/output_paths.h"
 #include "experiments/run_config.h"
 
 #include <torch/torch.h>
@@ -257,8 +258,7 @@ po::variables_map variant_options(const po::options_description& desc, const Arg
     std::istringstream in(text);
     po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
     if (vm.count("config")) {
-      std::ifstream config(vm["config"].as<std::string>());
-      if (!config) throw UsageError("--config: cannot open '" + vm["config"].as<std::string>() + "'");
+      std::ifstream config = open_config_file(vm["config"].as<std::string>());
       po::store(po::parse_config_file(config, desc, /*allow_unregistered=*/false), vm);
     }
     po::notify(vm);
@@ -317,7 +317,7 @@ int run_sweep(const Args& args, po::options_description& desc, const po::variabl
 
   parse_device(plan.front().config.get("device"));
   set_threads(plan.front().config.get_int("threads"));
-  fs::create_directories(out);
+  const RunDirLock lock(out, "--out");  // the report files; each variant's directory has its own lock
 
   // One load per (dataset, image size), shared by the variants.
   std::map<std::pair<std::string, int64_t>, datasets::Dataset> data;
@@ -399,6 +399,7 @@ int cmd_classify(const Args& args) {
   po::variables_map vm;
   if (!parse_args("classify", kUsage, args, desc, vm, /*config_flag=*/true)) return 0;
   if (!vm.count("out")) throw UsageError("--out RUN_DIR is required");
+  check_output_dir(vm["out"].as<std::string>(), "--out");
   const int64_t stop_after = vm["stop-after"].as<int64_t>();
   if (stop_after < 0) throw UsageError("--stop-after must be >= 0, got " + std::to_string(stop_after));
   if (vm.count("sweep")) return run_sweep(args, desc, vm);

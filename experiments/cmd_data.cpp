@@ -7,6 +7,7 @@
 #include "episodes/sampler.h"
 #include "experiments/cli.h"
 #include "experiments/commands.h"
+#include "experiments/output_paths.h"
 
 #include <torch/torch.h>
 
@@ -120,6 +121,7 @@ int data_convert(const Args& args) {
   po::variables_map vm;
   if (!parse_args("data convert", "--dataset D --out FILE.h5 [--image-size N]", args, desc, vm)) return 0;
   const auto out = vm["out"].as<std::string>();
+  check_output_file(out, "--out");  // before minutes of conversion, not at the rename
   datasets::LoadOptions lo;
   lo.image_size = vm["image-size"].as<int64_t>();
   StageProgress stages;

@@ -70,6 +70,9 @@ int cmd_eval(const Args& args) {
   if (split != "test" && split != "val" && split != "train") {
     throw UsageError("--split must be test, val or train, got '" + split + "'");
   }
+  if (!vm["inner-steps-test"].defaulted() && vm["inner-steps-test"].as<int64_t>() < 0) {
+    throw UsageError("--inner-steps-test must be >= 0, got " + std::to_string(vm["inner-steps-test"].as<int64_t>()));
+  }
   const int64_t eval_seed = vm["seed"].as<int64_t>();
   if (eval_seed < 0) throw UsageError("--seed must be >= 0, got " + std::to_string(eval_seed));
   const auto device = parse_device(vm["device"].as<std::string>());

@@ -3,7 +3,8 @@
 //   pt  a pickled dict name -> tensor that Python's torch.load reads directly;
 //   h5  one dataset per tensor (the name is the dataset's path) and the run configuration as
 //       attributes of the root group, readable by h5py.
-// Both are written to a temporary name and renamed.
+// Both are written to a temporary name and renamed. The checkpoint is validated first (the loader
+// eval and --resume use); the output may be neither the checkpoint itself nor any checkpoint.
 
 #include "datasets/atomic_file.h"
 #include "datasets/h5.h"
@@ -11,6 +12,7 @@
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "experiments/fewshot.h"
+#include "experiments/output_paths.h"
 
 #include <torch/torch.h>
 
@@ -75,9 +77,14 @@ int cmd_export(const Args& args) {
   const std::string path = resolve_checkpoint(run, which);
   if (!std::filesystem::exists(path)) throw UsageError("--checkpoint: no checkpoint '" + path + "'");
   const std::string out = vm["out"].as<std::string>();
+  check_output_file(out, "--out");
+  check_not_same_file(out, "--out", path, "checkpoint being exported");
+  if (is_checkpoint(out)) {
+    throw UsageError("--out " + out + " is an acdc-meta checkpoint; export never overwrites one (choose another --out)");
+  }
 
   const auto info = read_checkpoint_info(path);
-  const auto weights = read_checkpoint_weights(path);
+  const auto weights = read_checkpoint_weights(path);  // validated as eval and --resume validate
   if (format == "pt") {
     write_pt(out, weights);
   } else {

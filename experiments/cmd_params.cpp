@@ -333,7 +333,12 @@ int cmd_flops(const Args& args) {
   const auto costs = net->costs(o.image_size);
   const auto m = summarize(costs);
   const auto standard = o.conv.type == acdc::ConvType::kStandard ? m : measure(as_standard(o));
-  const int64_t total = m.per_image() * batch + m.reconstruction;
+  int64_t total = 0;
+  if (__builtin_mul_overflow(m.per_image(), batch, &total) || __builtin_add_overflow(total, m.reconstruction, &total)) {
+    throw UsageError("--batch " + std::to_string(batch) + ": the total MACs (" + std::to_string(m.per_image()) +
+                     " per image x " + std::to_string(batch) + " + " + std::to_string(m.reconstruction) +
+                     ") exceed the largest 64-bit integer; use a smaller --batch");
+  }
   const double ratio = static_cast<double>(m.per_image()) / static_cast<double>(standard.per_image());
   if (json) {
     auto j = describe(o);

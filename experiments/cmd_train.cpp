@@ -12,6 +12,7 @@
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "experiments/fewshot.h"
+#include "experiments/output_paths.h"
 #include "experiments/run_config.h"
 #include "backbones/registry.h"
 
@@ -25,6 +26,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace experiments {
@@ -133,6 +135,7 @@ int cmd_train(const Args& args) {
   if (!parse_args("train", kUsage, args, desc, vm, /*config_flag=*/true)) return 0;
   if (!vm.count("out")) throw UsageError("--out RUN_DIR is required");
   const std::string out = vm["out"].as<std::string>();
+  check_output_dir(out, "--out");
   const bool resume = vm["resume"].as<bool>();
   const int64_t stop_after = vm["stop-after"].as<int64_t>();
   if (stop_after < 0) throw UsageError("--stop-after must be >= 0, got " + std::to_string(stop_after));
@@ -157,7 +160,19 @@ int cmd_train(const Args& args) {
       }
     }
     config.set("device", vm["device"].as<std::string>());
-    config.set("threads", std::to_string(vm["threads"].as<int64_t>()));
+    // The saved thread count: CPU reductions split by thread, so another count changes the last
+    // bits of the result. The user may still override it.
+    const std::string saved_threads = config.has("threads") ? config.get("threads") : "0";
+    if (explicitly_given(vm, "threads")) {
+      const auto given = std::to_string(vm["threads"].as<int64_t>());
+      if (given != saved_threads) {
+        std::cerr << "note: --threads " << given << " overrides the " << saved_threads << " thread(s) " << out
+                  << " was trained with; the result may differ in the last bits from an uninterrupted run\n";
+      }
+      config.set("threads", given);
+    } else {
+      config.set("threads", saved_threads);
+    }
   } else {
     config = RunConfig::from_options(vm, {"help", "config", "resume", "stop-after"});
     if (explicitly_given(vm, "classes") && vm["classes"].as<int64_t>() != vm["ways"].as<int64_t>()) {
@@ -169,10 +184,17 @@ int cmd_train(const Args& args) {
   config.source = "train options";
   validate(config);
   const auto device = parse_device(config.get("device"));
-  const int64_t threads = set_threads(vm["threads"].as<int64_t>());
-  if (!resume && (fs::exists(last_path) || fs::exists(metrics_path))) {
-    throw UsageError("--out " + out + " already holds a run; pass --resume to continue it, or remove the directory");
-  }
+  const int64_t threads = set_threads(config.get_int("threads"));
+  config.set("threads", std::to_string(threads));  // the count used, so that --resume uses it again
+  auto refuse_existing_run = [&] {
+    if (!resume && (fs::exists(last_path) || fs::exists(metrics_path))) {
+      throw UsageError("--out " + out + " already holds a run; pass --resume to continue it, or remove the directory");
+    }
+  };
+  // A directory that exists may be in another process's hands: say so before anything else.
+  std::optional<RunDirLock> lock;
+  if (fs::is_directory(out)) lock.emplace(out, "--out");
+  refuse_existing_run();
 
   // ---- data ----
   datasets::LoadOptions load;
@@ -221,8 +243,11 @@ int cmd_train(const Args& args) {
   std::unique_ptr<episodes::EpisodeSampler> val_sampler;
   if (have_val) val_sampler = std::make_unique<episodes::EpisodeSampler>(data.val, "val", val_cfg);
 
-  // ---- run directory ----
-  fs::create_directories(out);
+  // ---- run directory: this process's alone until it exits ----
+  if (!lock) {
+    lock.emplace(out, "--out");
+    refuse_existing_run();  // again under the lock: another process may have started it meanwhile
+  }
   CheckpointInfo info;
   info.config = config;
   int64_t start = 0;

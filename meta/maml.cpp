@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
+#include <sstream>
 #include <stdexcept>
 
 namespace meta {
@@ -15,6 +17,12 @@ namespace {
 
 void require(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument(message);
+}
+
+std::string number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
 }
 
 double accuracy(const torch::Tensor& logits, const torch::Tensor& labels) {
@@ -26,8 +34,14 @@ double accuracy(const torch::Tensor& logits, const torch::Tensor& labels) {
 void MamlConfig::validate() const {
   require(inner_steps >= 0, "inner-steps must be >= 0, got " + std::to_string(inner_steps));
   require(inner_steps_test >= 0, "inner-steps-test must be >= 0, got " + std::to_string(inner_steps_test));
-  require(std::isfinite(inner_lr) && inner_lr >= 0, "inner-lr must be a finite value >= 0, got " + std::to_string(inner_lr));
-  require(std::isfinite(meta_lr) && meta_lr > 0, "meta-lr must be a finite value > 0, got " + std::to_string(meta_lr));
+  // Rates multiply float32 tensors: above FLT_MAX they cannot even be applied.
+  const double max_lr = std::numeric_limits<float>::max();
+  require(std::isfinite(inner_lr) && inner_lr >= 0 && inner_lr <= max_lr,
+          "inner-lr must be a finite value in [0, 3.4e38], got " + number(inner_lr));
+  require(std::isfinite(meta_lr) && meta_lr > 0 && meta_lr <= max_lr,
+          "meta-lr must be a finite value in (0, 3.4e38], got " + number(meta_lr));
+  require(std::isfinite(min_meta_lr) && min_meta_lr >= 0 && min_meta_lr <= max_lr,
+          "min-meta-lr must be a finite value in [0, 3.4e38], got " + number(min_meta_lr));
   require(anneal_first_order >= 0, "anneal-first-order must be >= 0, got " + std::to_string(anneal_first_order));
   require(clip_grad_norm >= 0, "clip-grad-norm must be >= 0, got " + std::to_string(clip_grad_norm));
   require(iterations >= 1, "iterations must be >= 1, got " + std::to_string(iterations));

@@ -5,6 +5,7 @@
 // through the real binary (ACDC_META_BIN).
 
 #include "backbones/registry.h"
+#include "experiments/checkpoint.h"
 #include "experiments/classify.h"
 #include "experiments/cli.h"
 #include "experiments/commands.h"
@@ -345,6 +346,27 @@ TEST(Classify, ResumeEndsEqualToAnUninterruptedRun) {
     };
     EXPECT_EQ(strip(ma[i]), strip(mb[i])) << "epoch " << i;
   }
+}
+
+// Issue 13: --resume uses the run's saved thread count unless --threads is given, and a
+// classify checkpoint goes through the same validating loader as export uses.
+TEST(Classify, ResumeKeepsSavedThreadsAndCheckpointLoadsForExport) {
+  TempDir tmp;
+  write_idx_dataset(tmp / "fmnist", 60, 20);
+  const auto out = tmp / "t";
+  ASSERT_EQ(experiments::cmd_classify(split_args(tiny("fashion-mnist:" + (tmp / "fmnist"), out) +
+                                                 " --epochs 3 --conv acdc-net --atoms 4 --stop-after 1")),
+            0);
+  EXPECT_NE(read_file(out + "/config.ini").find("threads = 1\n"), std::string::npos);
+  EXPECT_NE(read_file(out + "/config.ini").find("image-size = 16\n"), std::string::npos);  // resolved
+  torch::set_num_threads(2);
+  ASSERT_EQ(experiments::cmd_classify({"--out", out, "--resume", "--stop-after", "1"}), 0);
+  EXPECT_EQ(torch::get_num_threads(), 1);
+  const auto weights = experiments::read_checkpoint_weights(out + "/last.h5");
+  EXPECT_TRUE(weights.count("head.weight"));
+  EXPECT_TRUE(weights.count("acdc.coeff.net"));
+  EXPECT_EQ(weights.count("inner_lr.head.weight"), 0u);
+  torch::set_num_threads(1);
 }
 
 TEST(Classify, SweepWritesTableCsvAndSvg) {

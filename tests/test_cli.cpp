@@ -65,4 +65,18 @@ TEST(Cli, ParamsAndFlopsReproduceThePaperFigures) {
   EXPECT_NE(r.output.find("'resnet19'"), std::string::npos) << r.output;
 }
 
+// Issue 13, items 7 and 9: an overflowing total and an unwritable profile are refused up front.
+TEST(Cli, FlopsOverflowAndBenchProfileDestinationExit2) {
+  auto r = run("flops --batch 99999999999999999");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--batch 99999999999999999"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("exceed the largest 64-bit integer"), std::string::npos) << r.output;
+  r = run("flops --batch 1000");  // large but representable: still fine
+  EXPECT_EQ(r.code, 0) << r.output;
+  r = run("bench --profile /nonexistent-acdc-meta/dir/p.json --iterations 1 --warmup 0 --width 8 --threads 1");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--profile /nonexistent-acdc-meta/dir/p.json"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("s per meta-iteration"), std::string::npos) << "the benchmark ran: " << r.output;
+}
+
 }  // namespace

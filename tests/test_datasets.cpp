@@ -20,11 +20,14 @@
 #endif
 
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace {
@@ -54,6 +57,11 @@ void write_bytes(const std::string& path, const std::string& bytes) {
   fs::create_directories(fs::path(path).parent_path());
   std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 void write_gz(const std::string& path, const std::string& bytes) {
@@ -634,6 +642,52 @@ TEST(AtomicFile, CommitRenamesAbandonRemoves) {
   }
   EXPECT_FALSE(fs::exists(temp));
   EXPECT_FALSE(fs::exists(t / "dropped.txt"));
+}
+
+// Issue 13, item 11: temporaries of a process that no longer runs (a kill) are removed; those
+// of live processes and files that merely look similar are kept.
+TEST(AtomicFile, StaleTemporariesOfDeadProcessesAreRemoved) {
+  TempDir t;
+  const pid_t child = fork();  // a pid that is certainly dead once reaped
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  const std::string dead = std::to_string(child), alive = std::to_string(getpid());
+  for (const auto& name : {"last.h5.tmp-" + dead + "-0", "metrics.csv.tmp-" + dead + "-12", "best.h5.tmp-" + alive + "-1",
+                           "notes.tmp-" + dead, "notes.tmp-x" + dead + "-1", std::string("last.h5")}) {
+    write_bytes(t / name, "x");
+  }
+  auto removed = datasets::remove_stale_temporaries(t.str());
+  std::sort(removed.begin(), removed.end());
+  EXPECT_EQ(removed, (std::vector<std::string>{t / ("last.h5.tmp-" + dead + "-0"), t / ("metrics.csv.tmp-" + dead + "-12")}));
+  for (const auto& kept : {"best.h5.tmp-" + alive + "-1", "notes.tmp-" + dead, "notes.tmp-x" + dead + "-1", std::string("last.h5")}) {
+    EXPECT_TRUE(fs::exists(t / kept)) << kept;
+  }
+  EXPECT_TRUE(datasets::remove_stale_temporaries(t / "no-such-dir").empty());
+}
+
+// Issue 13, item 4: with checksums on, a flipped byte in a dataset is an error naming it.
+TEST(H5File, ChecksumsNameADamagedDataset) {
+  TempDir t;
+  const auto values = torch::arange(64, torch::kFloat);
+  {
+    auto f = datasets::H5File::create(t / "c.h5");
+    f.set_checksums(true);
+    f.write_tensor("v", values);
+    f.write_tensor("scalar", torch::tensor(1.5));  // rank 0: no chunks, no checksum, still written
+  }
+  EXPECT_TRUE(torch::equal(datasets::H5File::open(t / "c.h5").read_tensor("v"), values));
+  // The values are stored raw (no compression): flip one of them in the file.
+  auto bytes = read_bytes(t / "c.h5");
+  const std::string needle(reinterpret_cast<const char*>(values.data_ptr<float>()) + 40 * 4, 16);
+  const auto at = bytes.find(needle);
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = static_cast<char>(bytes[at] ^ 0x01);
+  write_bytes(t / "c.h5", bytes);
+  const auto f = datasets::H5File::open(t / "c.h5");
+  EXPECT_HAS(error_of([&] { f.read_tensor("v"); }), "dataset '/v' fails its Fletcher-32 checksum");
+  EXPECT_EQ(f.read_tensor("scalar").item<double>(), 1.5);
 }
 
 // ---------------------------------------------------------------- the real Fashion-MNIST

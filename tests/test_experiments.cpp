@@ -12,19 +12,24 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <torch/torch.h>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
+#include <thread>
 
 namespace {
 
@@ -50,6 +55,82 @@ std::string read_file(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// Starts the binary in the background (output discarded) and returns its pid; `exec` makes the
+// shell's pid the command's own, so a signal reaches acdc-meta itself.
+pid_t spawn(const std::string& args) {
+  const std::string cmd = "exec " + std::string(ACDC_META_BIN) + " " + args + " >/dev/null 2>&1";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// Edits an HDF5 file in place through the C API, as a damaged or hand-edited checkpoint would be.
+class H5Edit {
+ public:
+  explicit H5Edit(const std::string& path) : file_(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)) {
+    EXPECT_GE(file_, 0) << path;
+  }
+  ~H5Edit() {
+    if (file_ >= 0) H5Fclose(file_);
+  }
+  void remove(const std::string& object) { EXPECT_GE(H5Ldelete(file_, object.c_str(), H5P_DEFAULT), 0) << object; }
+  void set_int_attr(const std::string& name, int64_t value) {
+    const hid_t a = H5Aopen(file_, name.c_str(), H5P_DEFAULT);
+    ASSERT_GE(a, 0) << name;
+    EXPECT_GE(H5Awrite(a, H5T_NATIVE_INT64, &value), 0);
+    H5Aclose(a);
+  }
+  // Replaces a dataset by `values` (float, double, uint8 or int64), contiguous and unfiltered:
+  // also how a checkpoint written before checksums stored its tensors.
+  void replace(const std::string& name, const torch::Tensor& values) {
+    remove(name);
+    const auto t = values.contiguous();
+    const hid_t type = t.scalar_type() == torch::kFloat    ? H5T_NATIVE_FLOAT
+                       : t.scalar_type() == torch::kDouble ? H5T_NATIVE_DOUBLE
+                       : t.scalar_type() == torch::kByte   ? H5T_NATIVE_UINT8
+                                                           : H5T_NATIVE_INT64;
+    std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
+    const hid_t space = H5Screate_simple(static_cast<int>(t.dim()), dims.data(), nullptr);
+    const hid_t ds = H5Dcreate2(file_, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(ds, 0) << name;
+    EXPECT_GE(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr()), 0);
+    H5Dclose(ds);
+    H5Sclose(space);
+  }
+  // File offset of the first chunk of a chunked dataset.
+  haddr_t first_chunk_address(const std::string& name) {
+    const hid_t ds = H5Dopen2(file_, name.c_str(), H5P_DEFAULT);
+    const hid_t space = H5Dget_space(ds);
+    std::array<hsize_t, 8> offset{};
+    unsigned mask = 0;
+    haddr_t addr = HADDR_UNDEF;
+    hsize_t size = 0;
+    EXPECT_GE(H5Dget_chunk_info(ds, space, 0, offset.data(), &mask, &addr, &size), 0) << name;
+    H5Sclose(space);
+    H5Dclose(ds);
+    return addr;
+  }
+
+ private:
+  hid_t file_;
+};
+
+bool has_fletcher32(const std::string& file, const std::string& dataset) {
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t ds = H5Dopen2(f, dataset.c_str(), H5P_DEFAULT);
+  const hid_t dcpl = H5Dget_create_plist(ds);
+  unsigned flags = 0;
+  size_t n = 0;
+  const bool found = H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32, &flags, &n, nullptr, 0, nullptr, nullptr) >= 0;
+  H5Pclose(dcpl);
+  H5Dclose(ds);
+  H5Fclose(f);
+  return found;
 }
 
 void put_be32(std::string& out, uint32_t v) {
@@ -202,6 +283,46 @@ TEST(Checkpoint, RoundTripIsExact) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("features.0"), std::string::npos) << e.what();
   }
+  fs::remove(path);
+}
+
+// Checkpoints carry Fletcher-32 checksums; one written without them (as before issue 13) loads
+// just the same, bit for bit.
+TEST(Checkpoint, ChecksummedAndOldCheckpointsLoad) {
+  const auto config = tiny_config();
+  const std::string path = (fs::temp_directory_path() / ("acdc_meta_sum_" + std::to_string(getpid()) + ".h5")).string();
+  torch::manual_seed(3);
+  auto model = backbones::make_backbone(experiments::backbone_options(config));
+  meta::Maml maml(*model, experiments::maml_config(config));
+  experiments::CheckpointInfo info;
+  info.config = config;
+  experiments::save_checkpoint(path, maml, info);
+  for (const char* ds : {"/params/head.weight", "/inner_lrs/inner_lr.head.weight", "/optimizer/exp_avg/head.weight", "/rng/cpu"}) {
+    EXPECT_TRUE(has_fletcher32(path, ds)) << ds;
+  }
+  {
+    // Rewrite every dataset without filters: a checkpoint of the earlier format.
+    std::vector<std::pair<std::string, torch::Tensor>> all;
+    {
+      const auto f = datasets::H5File::open(path);
+      for (const char* group : {"params", "buffers", "inner_lrs", "optimizer/exp_avg", "optimizer/exp_avg_sq", "rng"}) {
+        if (!f.exists(group)) continue;
+        for (const auto& name : f.list(group)) {
+          const std::string key = std::string("/") + group + "/" + name;
+          all.emplace_back(key, f.read_tensor(key));
+        }
+      }
+    }
+    H5Edit edit(path);
+    for (const auto& [key, t] : all) edit.replace(key, t);
+  }
+  EXPECT_FALSE(has_fletcher32(path, "/params/head.weight"));
+  torch::manual_seed(4);
+  auto other = backbones::make_backbone(experiments::backbone_options(config));
+  meta::Maml restored(*other, experiments::maml_config(config));
+  experiments::load_checkpoint(path, restored, /*restore_rng=*/false);
+  expect_same(model->params(), other->params());
+  expect_same(model->buffers(), other->buffers());
   fs::remove(path);
 }
 
@@ -385,6 +506,183 @@ TEST_F(Experiments, NonFiniteLossStopsKeepingLastGoodCheckpoint) {
   EXPECT_NE(r.output.find("at iteration 1"), std::string::npos) << r.output;
   const auto info = experiments::read_checkpoint_info(out + "/last.h5");
   EXPECT_EQ(info.iteration, 0);
+}
+
+// Issue 13, item 1 (and 11): a second process on a run directory in use exits 2 naming it;
+// the lock dies with its holder, and the next run removes the temporaries the dead one left.
+TEST_F(Experiments, RunDirectoryIsLockedAgainstASecondProcess) {
+  const auto out = dir("locked");
+  // Long enough to be still running while the other commands try the directory; killed below.
+  auto args = train_args(out);
+  const std::string six = " --iterations 6 --val-every 3";
+  ASSERT_NE(args.find(six), std::string::npos);
+  args.replace(args.find(six), six.size(), " --iterations 100000 --val-every 0");
+  const pid_t holder = spawn(args);
+  ASSERT_GT(holder, 0);
+  // last.h5 is written under the lock, right after it is taken.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  int status = 0;
+  while (!fs::exists(out + "/last.h5") && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_EQ(waitpid(holder, &status, WNOHANG), 0) << "the first train process ended early";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(fs::exists(out + "/last.h5"));
+  for (const auto& second : {args, "train --resume --out " + out + " --threads 1",
+                             "classify --dataset " + dataset() + " --width 8 --epochs 1 --threads 1 --out " + out}) {
+    const auto r = run(second);
+    EXPECT_EQ(r.code, 2) << second << "\n" << r.output;
+    EXPECT_NE(r.output.find("in use by another acdc-meta process (pid " + std::to_string(holder) + ")"), std::string::npos)
+        << second << "\n" << r.output;
+  }
+  ASSERT_EQ(kill(holder, SIGKILL), 0);
+  ASSERT_EQ(waitpid(holder, &status, 0), holder);
+  // What a kill in the middle of a save leaves, and a temporary of a live process (this one).
+  const auto stale = out + "/last.h5.tmp-" + std::to_string(holder) + "-3";
+  const auto live = out + "/best.h5.tmp-" + std::to_string(getpid()) + "-0";
+  std::ofstream(stale) << "partial";
+  std::ofstream(live) << "being written";
+  const auto r = run("train --resume --out " + out + " --threads 1 --stop-after 1");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("resuming"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(stale)) << r.output;
+  EXPECT_TRUE(fs::exists(live));
+  fs::remove(live);
+}
+
+// Issue 13, items 3, 4 and 10: one loader validates a checkpoint for eval, export and --resume
+// alike; each damage is refused with exit 2 naming the file and what is wrong.
+TEST_F(Experiments, DamagedCheckpointsAreRefusedByEvalExportAndResume) {
+  const auto out = dir("damage");
+  ASSERT_EQ(run(train_args(out)).code, 0);
+  const auto good = out + "/last.h5";
+  const auto weight = datasets::H5File::open(good).read_tensor("params/head.weight");
+  struct Damage {
+    std::string name, expect;
+    std::function<void(H5Edit&, const std::string& file)> apply;
+  };
+  const std::vector<Damage> damages = {
+      {"no-params", "missing group /params", [](H5Edit& e, const std::string&) { e.remove("/params"); }},
+      {"no-head-bias", "missing tensor /params/head.bias", [](H5Edit& e, const std::string&) { e.remove("/params/head.bias"); }},
+      {"bias-shape", "/params/head.bias has shape [5]",
+       [](H5Edit& e, const std::string&) { e.replace("/params/head.bias", torch::zeros({5})); }},
+      {"nan-weight", "/params/head.weight holds 1 non-finite",
+       [&](H5Edit& e, const std::string&) {
+         auto t = weight.clone();
+         t.view(-1)[0] = NAN;
+         e.replace("/params/head.weight", t);
+       }},
+      {"inf-moment", "/optimizer/exp_avg_sq/head.weight holds",
+       [&](H5Edit& e, const std::string&) { e.replace("/optimizer/exp_avg_sq/head.weight", torch::full_like(weight, INFINITY)); }},
+      {"iteration-100", "acdc_meta.iteration is 100", [](H5Edit& e, const std::string&) { e.set_int_attr("acdc_meta.iteration", 100); }},
+      {"iteration-neg", "acdc_meta.iteration is -5", [](H5Edit& e, const std::string&) { e.set_int_attr("acdc_meta.iteration", -5); }},
+      {"episode-neg", "acdc_meta.next_episode is -1", [](H5Edit& e, const std::string&) { e.set_int_attr("acdc_meta.next_episode", -1); }},
+      {"checksum", "fails its Fletcher-32 checksum",
+       [](H5Edit& e, const std::string& file) {
+         const auto addr = e.first_chunk_address("/params/head.weight");
+         ASSERT_NE(addr, HADDR_UNDEF);
+         std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+         f.seekg(static_cast<std::streamoff>(addr));
+         char byte = 0;
+         f.read(&byte, 1);
+         byte = static_cast<char>(byte ^ 0x5a);
+         f.seekp(static_cast<std::streamoff>(addr));
+         f.write(&byte, 1);
+       }},
+  };
+  for (const auto& d : damages) {
+    const auto file = dir("damage-" + d.name + ".h5");
+    fs::copy_file(good, file, fs::copy_options::overwrite_existing);
+    {
+      H5Edit edit(file);
+      d.apply(edit, file);
+    }
+    // The same file as a run's last.h5, for --resume.
+    const auto run_dir = dir("damage-run-" + d.name);
+    fs::create_directories(run_dir);
+    for (const char* f : {"config.ini", "metrics.csv"}) fs::copy_file(out + "/" + f, run_dir + "/" + f);
+    fs::copy_file(file, run_dir + "/last.h5");
+    const auto pt = dir("damage-" + d.name + ".pt");
+    for (const auto& [args, named] : std::vector<std::pair<std::string, std::string>>{
+             {"eval --checkpoint " + file + " --episodes 2 --threads 1", file},
+             {"export --checkpoint " + file + " --format pt --out " + pt, file},
+             {"train --resume --out " + run_dir + " --threads 1", run_dir + "/last.h5"}}) {
+      const auto r = run(args);
+      EXPECT_EQ(r.code, 2) << d.name << ": " << args << "\n" << r.output;
+      EXPECT_NE(r.output.find(d.expect), std::string::npos) << d.name << ": " << args << "\n" << r.output;
+      EXPECT_NE(r.output.find(named), std::string::npos) << d.name << ": the message names the file\n" << r.output;
+    }
+    EXPECT_FALSE(fs::exists(pt)) << d.name;
+  }
+}
+
+// Issue 13, item 2: export never writes over its own input (also through a link) nor over any
+// checkpoint; the source stays byte for byte as it was.
+TEST_F(Experiments, ExportRefusesItsInputAndCheckpoints) {
+  const auto out = dir("exportself");
+  ASSERT_EQ(run(train_args(out)).code, 0);
+  const auto last = out + "/last.h5", before = read_file(last);
+  fs::create_symlink(last, out + "/link.h5");
+  for (const auto& [args, expect] : std::vector<std::pair<std::string, std::string>>{
+           {"export --checkpoint " + last + " --format h5 --out " + last, "is the checkpoint being exported"},
+           {"export --checkpoint " + last + " --format h5 --out " + out + "/link.h5", "is the checkpoint being exported"},
+           {"export --run " + out + " --checkpoint best --format h5 --out " + last, "is an acdc-meta checkpoint"},
+           {"export --run " + out + " --format pt --out " + last, "is an acdc-meta checkpoint"}}) {
+    const auto r = run(args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(expect), std::string::npos) << args << "\n" << r.output;
+  }
+  EXPECT_EQ(read_file(last), before);
+  // An earlier export (not a checkpoint) may be replaced.
+  ASSERT_EQ(run("export --run " + out + " --format h5 --out " + out + "/w.h5").code, 0);
+  EXPECT_EQ(run("export --run " + out + " --format h5 --out " + out + "/w.h5").code, 0);
+}
+
+// Issue 13, item 5: --resume uses the thread count the run was trained with (bit-exact on the
+// CPU); --threads still overrides it, with a note.
+TEST_F(Experiments, ResumeKeepsTheSavedThreadCount) {
+  const auto out = dir("threads");
+  ASSERT_EQ(run(train_args(out) + " --stop-after 4").code, 0);  // trained with --threads 1
+  EXPECT_NE(read_file(out + "/config.ini").find("threads = 1\n"), std::string::npos);
+  auto r = run("train --resume --out " + out + " --stop-after 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find(", 1 threads,"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("note:"), std::string::npos) << r.output;
+  r = run("train --resume --out " + out + " --threads 2 --stop-after 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("note: --threads 2 overrides the 1 thread(s)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(", 2 threads,"), std::string::npos) << r.output;
+}
+
+// Issue 13, items 8 and 9: output paths and values checked before any work, exit 2 naming them.
+TEST_F(Experiments, BadOutputsAndValuesExit2NamingThem) {
+  const auto out = dir("outputs");
+  ASSERT_EQ(run(train_args(out)).code, 0);
+  fs::create_directories(dir("a-dir"));
+  std::ofstream(dir("a-file")) << "x";
+  const std::string base = "train --dataset " + dataset() + " --width 8 --iterations 2 --threads 1";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"export --run " + out + " --format pt --out " + dir("nowhere/dir/w.pt"), "nowhere/dir' does not exist"},
+      {"export --run " + out + " --format pt --out " + dir("a-dir"), "is a directory"},
+      {"data convert --dataset " + dataset() + " --out " + dir("a-dir"), "is a directory"},
+      {"data convert --dataset " + dataset() + " --out " + dir("nowhere/c.h5"), "does not exist"},
+      {base + " --out " + dir("a-file"), "exists and is not a directory"},
+      {base + " --out " + dir("a-file") + "/run", "is not a directory"},
+      {base + " --out " + dir("m1") + " --cosine --min-meta-lr nan", "--min-meta-lr"},
+      {base + " --out " + dir("m2") + " --cosine --min-meta-lr inf", "--min-meta-lr"},
+      {base + " --out " + dir("m3") + " --cosine --min-meta-lr -1", "--min-meta-lr"},
+      {base + " --out " + dir("m4") + " --meta-lr 1e300", "--meta-lr must be a finite value"},
+      {base + " --out " + dir("m5") + " --config " + dir("a-dir"), "--config " + dir("a-dir") + " is a directory"},
+      {base + " --out " + dir("m6") + " stray words", "unexpected argument(s) 'stray' 'words'"},
+      {"eval --run " + out + " --inner-steps-test -5", "--inner-steps-test must be >= 0, got -5"},
+      {"eval --run " + out + " extra", "unexpected argument(s) 'extra'"},
+  };
+  for (const auto& [args, expect] : cases) {
+    const auto r = run(args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(expect), std::string::npos) << args << "\n" << r.output;
+  }
+  for (const char* d : {"m1", "m2", "m3", "m4", "m5", "m6"}) EXPECT_FALSE(fs::exists(dir(d))) << d;
+  EXPECT_TRUE(fs::is_empty(dir("a-dir")));  // convert wrote nothing, not even a temporary
 }
 
 }  // namespace
