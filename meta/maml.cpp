@@ -178,13 +178,11 @@ std::vector<torch::Tensor> Maml::adapt(const torch::Tensor& support_x, const tor
   return fast;
 }
 
-int Maml::task_workers(int64_t tasks) const {
-  // Tasks share nothing mutable only with batch statistics (no running-statistics updates) and
-  // without atom-drop (whose masks come from the global generator in task order).
-  if (!model_.device().is_cpu() || config_.bn != backbones::BnMode::kTransductive ||
-      model_.options().conv.atom_drop > 0.0) {
-    return 1;
-  }
+int Maml::task_workers(int64_t tasks, bool training) const {
+  // Training tasks share nothing mutable only with batch statistics (no running-statistics
+  // updates) and without atom-drop (whose masks come from the global generator in task order).
+  if (!model_.device().is_cpu()) return 1;
+  if (training && (config_.bn != backbones::BnMode::kTransductive || model_.options().conv.atom_drop > 0.0)) return 1;
   return static_cast<int>(std::min<int64_t>(tasks, std::max(1, at::get_num_threads())));
 }
 
@@ -328,6 +326,22 @@ TaskMetrics Maml::evaluate(const torch::Tensor& support_x, const torch::Tensor& 
   m.loss = torch::nn::functional::cross_entropy(logits, yq).item<double>();
   m.accuracy = accuracy(logits, yq);
   return m;
+}
+
+std::vector<TaskMetrics> Maml::evaluate_tasks(const torch::Tensor& support_x, const torch::Tensor& support_y,
+                                              const torch::Tensor& query_x, const torch::Tensor& query_y,
+                                              int64_t steps) {
+  const int64_t tasks = support_x.size(0);
+  std::vector<TaskMetrics> out(static_cast<size_t>(tasks));
+  auto run_task = [&](int64_t t) {
+    out[static_cast<size_t>(t)] = evaluate(support_x[t], support_y[t], query_x[t], query_y[t], steps);
+  };
+  if (auto* p = pool(task_workers(tasks, /*training=*/false))) {
+    p->run(tasks, run_task);
+  } else {
+    for (int64_t t = 0; t < tasks; ++t) run_task(t);
+  }
+  return out;
 }
 
 void Maml::to(const torch::Device& device) {

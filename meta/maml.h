@@ -102,6 +102,13 @@ class Maml {
   TaskMetrics evaluate(const torch::Tensor& support_x, const torch::Tensor& support_y,
                        const torch::Tensor& query_x, const torch::Tensor& query_y, int64_t steps = -1);
 
+  // evaluate() on E stacked tasks [E, N, C, H, W] (episodes of a meta-test), on worker threads on
+  // the CPU (min(E, threads); evaluation changes no state, so any BatchNorm mode may run in
+  // parallel). Results in task order, each the same as evaluate() would give for that task alone.
+  std::vector<TaskMetrics> evaluate_tasks(const torch::Tensor& support_x, const torch::Tensor& support_y,
+                                          const torch::Tensor& query_x, const torch::Tensor& query_y,
+                                          int64_t steps = -1);
+
   // Fast weights after `steps` inner steps on the support set (a full parameter vector in
   // slot order; non-adapted entries are the meta tensors). create_graph: second order.
   std::vector<torch::Tensor> adapt(const torch::Tensor& support_x, const torch::Tensor& support_y, int64_t steps,
@@ -129,8 +136,9 @@ class Maml {
                   bool create_graph, bool fresh_leaves, backbones::ForwardOptions fo,
                   const std::function<void(int64_t)>& after_step = {});
   std::vector<double> step_loss_weights(int64_t iteration) const;
-  // How many of a meta-batch's tasks run at once (1: in turn on the calling thread).
-  int task_workers(int64_t tasks) const;
+  // How many of a meta-batch's tasks run at once (1: in turn on the calling thread); `training`
+  // false for meta-test tasks, which share no mutable state.
+  int task_workers(int64_t tasks, bool training = true) const;
   // The worker threads for `workers` parallel tasks (nullptr for 1), kept between iterations.
   TaskPool* pool(int workers);
 

@@ -2,6 +2,7 @@
 // Gradient checks run in double precision against central finite differences.
 
 #include "acdc/acdc_conv.h"
+#include "acdc/conv_autograd.h"
 #include "acdc/conv_options.h"
 #include "acdc/functional.h"
 #include "acdc/param_store.h"
@@ -363,3 +364,105 @@ TEST(Dct, AtomsAreOrthonormal) {
 }
 
 }  // namespace
+
+namespace {
+
+// First and second derivatives of the same scalar through two conv implementations: gradients
+// g = d<conv(x, w), t>/d(x, w) with a graph, then d<g, u>/d(x, w, t) — the term MAML's
+// second-order backward evaluates through every inner step.
+struct ConvDerivatives {
+  torch::Tensor y, gx, gw, dx, dw, dt;
+};
+
+ConvDerivatives conv_derivatives(const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& conv,
+                                 torch::Tensor x, torch::Tensor w, torch::Tensor t, bool input_grad) {
+  x = x.detach().requires_grad_(input_grad);
+  w = w.detach().requires_grad_(true);
+  t = t.detach().requires_grad_(true);
+  ConvDerivatives d;
+  d.y = conv(x, w);
+  std::vector<torch::Tensor> inputs = {w};
+  if (input_grad) inputs.push_back(x);
+  auto g = torch::autograd::grad({(d.y * t).sum()}, inputs, {}, /*retain_graph=*/true, /*create_graph=*/true);
+  d.gw = g[0];
+  // Probes drawn in logical order (randn_like would follow each gradient's own strides).
+  torch::manual_seed(5);
+  auto probe = (g[0] * torch::randn(g[0].sizes(), g[0].options())).sum();
+  if (input_grad) {
+    d.gx = g[1];
+    probe = probe + (g[1] * torch::randn(g[1].sizes(), g[1].options())).sum();
+  }
+  std::vector<torch::Tensor> wrt = {w, t};
+  if (input_grad) wrt.push_back(x);
+  auto h = torch::autograd::grad({probe}, wrt, {}, /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
+  d.dw = h[0];
+  d.dt = h[1];
+  if (input_grad) d.dx = h[2];
+  return d;
+}
+
+void expect_same(const torch::Tensor& a, const torch::Tensor& b, const std::string& what) {
+  ASSERT_EQ(a.defined(), b.defined()) << what;
+  if (!a.defined()) return;
+  ASSERT_EQ(a.sizes(), b.sizes()) << what;
+  EXPECT_TRUE(torch::allclose(a, b, 1e-10, 1e-10)) << what << " max diff " << (a - b).abs().max().item<double>();
+}
+
+}  // namespace
+
+// acdc::conv2d (hand-written double backward, im2col weight gradient for small stems) against
+// torch::conv2d and LibTorch's own double backward, in double precision.
+TEST(FastConv, FirstAndSecondDerivativesEqualLibTorchConv) {
+  struct Case {
+    int64_t n, c_in, c_out, h, k, stride, padding, dilation, groups;
+    bool input_grad, channels_last;
+  };
+  const std::vector<Case> cases = {
+      {3, 4, 5, 7, 3, 1, 1, 1, 1, true, false},   // plain 3x3
+      {2, 4, 6, 9, 3, 2, 1, 1, 1, true, true},    // stride 2, channels-last
+      {2, 4, 4, 8, 3, 1, 2, 2, 2, true, false},   // dilation 2, 2 groups
+      {2, 6, 6, 5, 1, 1, 0, 1, 3, true, true},    // 1x1, 3 groups
+      {3, 1, 5, 6, 3, 1, 1, 1, 1, false, true},   // 1-channel stem: im2col weight gradient
+      {3, 3, 5, 6, 3, 2, 1, 1, 1, false, false},  // 3-channel stem, stride 2
+      {2, 3, 4, 9, 7, 2, 3, 1, 1, false, true},   // 7x7 stem (oneDNN weight gradient)
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE("n " + std::to_string(c.n) + " c_in " + std::to_string(c.c_in) + " k " + std::to_string(c.k) +
+                 " stride " + std::to_string(c.stride) + " groups " + std::to_string(c.groups));
+    torch::manual_seed(3);
+    auto x = torch::randn({c.n, c.c_in, c.h, c.h}, kDouble);
+    if (c.channels_last) {
+      x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+      if (c.c_in == 1) x = x.as_strided(x.sizes(), {c.h * c.h, 1, c.h, 1});  // as Backbone::forward_with
+    }
+    auto w = torch::randn({c.c_out, c.c_in / c.groups, c.k, c.k}, kDouble);
+    const acdc::ConvGeometry g{c.stride, c.padding, c.dilation};
+    const int64_t out = (c.h + 2 * c.padding - c.dilation * (c.k - 1) - 1) / c.stride + 1;
+    auto t = torch::randn({c.n, c.c_out, out, out}, kDouble);
+    auto fast = conv_derivatives([&](const torch::Tensor& a, const torch::Tensor& b) { return acdc::conv2d(a, b, {}, g, c.groups); },
+                                 x, w, t, c.input_grad);
+    auto plain = conv_derivatives(
+        [&](const torch::Tensor& a, const torch::Tensor& b) {
+          return torch::conv2d(a, b, {}, c.stride, c.padding, c.dilation, c.groups);
+        },
+        x, w, t, c.input_grad);
+    expect_same(fast.y, plain.y, "output");
+    expect_same(fast.gw, plain.gw, "weight gradient");
+    expect_same(fast.gx, plain.gx, "input gradient");
+    expect_same(fast.dw, plain.dw, "second order: weight");
+    expect_same(fast.dt, plain.dt, "second order: output gradient");
+    expect_same(fast.dx, plain.dx, "second order: input");
+    if (c.channels_last && c.c_in == 1 && c.h > 1) {
+      // The 1-channel channels-last input yields a channels-last output (acdc/conv_autograd.cpp).
+      EXPECT_TRUE(fast.y.is_contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+  }
+}
+
+TEST(FastConv, BiasIsAddedPerChannel) {
+  torch::manual_seed(4);
+  auto x = torch::randn({2, 3, 5, 5}, kDouble);
+  auto w = torch::randn({4, 3, 3, 3}, kDouble);
+  auto b = torch::randn({4}, kDouble);
+  EXPECT_TRUE(torch::allclose(acdc::conv2d(x, w, b, {1, 1, 1}), torch::conv2d(x, w, b, 1, 1), 1e-12, 1e-12));
+}

@@ -2,6 +2,7 @@
 
 #include "backbones/registry.h"
 #include "meta/maml.h"
+#include "meta/task_pool.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -234,3 +235,40 @@ TEST(Config, BadValuesNameTheField) {
 }
 
 }  // namespace
+
+// The tasks of a meta-batch run on worker threads when there are several threads
+// (meta/task_pool.h); their gradients are summed in task order, so the meta-gradient is the
+// same, bit for bit, as with one thread.
+TEST(MetaGradient, WorkerThreadsGiveTheSameBitsAsOneThread) {
+  const int saved_threads = torch::get_num_threads();
+  auto t = tiny_task(4);
+  std::vector<std::vector<torch::Tensor>> grads;
+  std::vector<meta::TaskMetrics> metrics(2);
+  for (int threads : {1, 2}) {
+    torch::set_num_threads(threads);
+    auto net = tiny_net();
+    meta::MamlConfig cfg;
+    cfg.inner_lr = 0.3;
+    cfg.inner_steps = 2;
+    meta::Maml maml(*net, cfg);
+    grads.push_back(maml.meta_gradient(t.sx, t.sy, t.qx, t.qy, 0, &metrics[static_cast<size_t>(threads - 1)]));
+  }
+  torch::set_num_threads(saved_threads);
+  ASSERT_EQ(grads[0].size(), grads[1].size());
+  for (size_t i = 0; i < grads[0].size(); ++i) {
+    ASSERT_TRUE(grads[0][i].defined() && grads[1][i].defined());
+    EXPECT_TRUE(torch::equal(grads[0][i], grads[1][i])) << "tensor " << i;
+  }
+  EXPECT_EQ(metrics[0].loss, metrics[1].loss);
+  EXPECT_EQ(metrics[0].accuracy, metrics[1].accuracy);
+}
+
+TEST(TaskPool, RunsEveryTaskOnceAndRethrowsTheFirstError) {
+  meta::TaskPool pool(2, 1);
+  std::vector<int> hits(100, 0);
+  pool.run(100, [&](int64_t i) { hits[static_cast<size_t>(i)] += 1; });
+  for (int h : hits) EXPECT_EQ(h, 1);
+  EXPECT_THROW(pool.run(10, [](int64_t i) { if (i == 3) throw std::runtime_error("task 3 failed"); }), std::runtime_error);
+  pool.run(5, [&](int64_t i) { hits[static_cast<size_t>(i)] += 1; });  // still usable afterwards
+  EXPECT_EQ(hits[0], 2);
+}
