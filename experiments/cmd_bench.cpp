@@ -28,6 +28,11 @@
 #include <chrono>
 #include <iostream>
 
+// OpenBLAS names the kernels it picked for this CPU (weak: absent with another BLAS). Its CPU
+// detection can fail inside VMs and fall back to decades-old kernels ("Prescott", 5x slower on
+// the CI machines); the matmul reference below is then low, and OPENBLAS_CORETYPE fixes it.
+extern "C" char* openblas_get_corename() __attribute__((weak));
+
 namespace experiments {
 namespace {
 
@@ -227,6 +232,7 @@ int cmd_bench(const Args& args) {
       .set("achieved_gflops", achieved)
       .set("matmul_gflops", reference)
       .set("fraction_of_matmul", achieved / reference)
+      .set("blas_core", openblas_get_corename != nullptr ? std::string(openblas_get_corename()) : std::string("unknown"))
       .set("peak_memory_bytes", peak)
       .set("peak_memory_kind", peak_kind);
   if (vm["json"].as<bool>()) {
