@@ -135,7 +135,9 @@ Json rank_json(const RankReport& report, const std::string& checkpoint) {
 std::string rank_heatmap_svg(const RankReport& report, const std::string& title) {
   const int64_t n = static_cast<int64_t>(report.layers.size());
   constexpr double kCell = 56, kLeft = 210, kTop = 70, kRight = 110, kBottom = 40;
-  const double w = kLeft + kCell * static_cast<double>(n) + kRight, h = kTop + kCell * static_cast<double>(n) + kBottom;
+  // At least 640 wide so that the subtitle fits for a 4-layer network.
+  const double w = std::max(640.0, kLeft + kCell * static_cast<double>(n) + kRight);
+  const double h = kTop + kCell * static_cast<double>(n) + kBottom;
   int64_t max_atoms = 1;
   for (const auto& l : report.layers) max_atoms = std::max(max_atoms, l.atoms);
   auto colour = [&](double v) { return viridis((v - 1.0) / std::max(1.0, static_cast<double>(max_atoms) - 1.0)); };
