@@ -295,6 +295,12 @@ std::map<std::string, torch::Tensor> read_checkpoint_weights(const std::string& 
       out[name] = store[i].detach().clone();
     }
   };
+  if (is_classification_config(info.config)) {
+    const auto model = load_checkpoint_model(path);
+    collect(model->params());
+    collect(model->buffers());
+    return out;
+  }
   // Building the model draws initial values (overwritten by the loader); leave the caller's
   // generator as it was.
   const auto caller_rng = at::detail::getDefaultCPUGenerator().get_state();
@@ -302,24 +308,12 @@ std::map<std::string, torch::Tensor> read_checkpoint_weights(const std::string& 
     torch::Tensor state;
     ~RestoreRng() { set_rng_state(state); }
   } restore{caller_rng};
-  if (is_classification_config(info.config)) {
-    auto model = backbones::make_backbone(classify_backbone_options(info.config));
-    OptimizerState optimizer;
-    const auto f = datasets::H5File::open(path);
-    for (const auto& state : f.exists("optimizer") ? f.list("optimizer") : std::vector<std::string>{}) {
-      for (const auto& t : model->params().tensors()) optimizer[state].push_back(torch::zeros_like(t));
-    }
-    load_model_checkpoint(path, *model, optimizer, /*restore_rng=*/false);
-    collect(model->params());
-    collect(model->buffers());
-  } else {
-    auto model = backbones::make_backbone(backbone_options(info.config));
-    meta::Maml maml(*model, maml_config(info.config));
-    load_checkpoint(path, maml, /*restore_rng=*/false);
-    collect(model->params());
-    collect(model->buffers());
-    collect(maml.inner_lrs());
-  }
+  auto model = backbones::make_backbone(backbone_options(info.config));
+  meta::Maml maml(*model, maml_config(info.config));
+  load_checkpoint(path, maml, /*restore_rng=*/false);
+  collect(model->params());
+  collect(model->buffers());
+  collect(maml.inner_lrs());
   return out;
 }
 
