@@ -147,12 +147,12 @@ int analyze_cam(const Args& args) {
 }  // namespace
 
 int cmd_analyze(const Args& args) {
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+  if (args.empty()) throw UsageError("an analysis is required: rank or cam (see acdc-meta analyze --help)");
+  if (args[0] == "--help" || args[0] == "-h") {
     std::cout << "usage: acdc-meta analyze " << kUsage
               << "\n\n"
                  "  rank  effective ranks of each layer's SVD coefficients and of aligned layer pairs (paper §2.2)\n"
                  "  cam   class activation maps at every layer from the head's class weights (paper Figure 8)\n";
-    if (args.empty()) throw UsageError("an analysis is required: rank or cam");
     return 0;
   }
   const Args rest(args.begin() + 1, args.end());

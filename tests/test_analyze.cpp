@@ -329,6 +329,9 @@ TEST_F(AnalyzeCommand, RankTableJsonAndHeatMap) {
 }
 
 TEST_F(AnalyzeCommand, CamPngsAndRawMaps) {
+#ifndef ACDC_META_HAVE_OPENCV
+  GTEST_SKIP() << "built without OpenCV: analyze cam cannot draw its PNGs";
+#endif
   const auto& t = *tmp_;
   const auto r = run("analyze cam --run " + (t / "net") + " --index 0,3 --out " + (t / "cam"));
   ASSERT_EQ(r.code, 0) << r.output;
@@ -361,11 +364,30 @@ TEST_F(AnalyzeCommand, CamPngsAndRawMaps) {
 #endif
 }
 
+TEST_F(AnalyzeCommand, MetaTrainingCheckpointsToo) {
+  // A tiny `train` run (MAML, acdc-net conv4, 2 iterations): rank reads its kernels, cam its
+  // meta-learned 3-way head on the few-shot test split.
+  const auto& t = *tmp_;
+  const auto train = run("train --dataset fashion-mnist:" + (t / "fmnist") +
+                         " --backbone conv4 --conv acdc-net --width 8 --atoms 4 --image-size 16 --ways 3 --shots 1"
+                         " --queries 2 --meta-batch 2 --inner-steps 1 --iterations 2 --val-every 0 --threads 1 --out " +
+                         (t / "maml"));
+  ASSERT_EQ(train.code, 0) << train.output;
+  const auto rank = run("analyze rank --run " + (t / "maml") + " --atoms 9");
+  ASSERT_EQ(rank.code, 0) << rank.output;
+  EXPECT_NE(rank.output.find("Averages over the 6 pairs"), std::string::npos) << rank.output;
+#ifdef ACDC_META_HAVE_OPENCV
+  const auto cam = run("analyze cam --run " + (t / "maml") + " --index 0,1 --out " + (t / "maml-cam"));
+  ASSERT_EQ(cam.code, 0) << cam.output;
+  EXPECT_EQ(datasets::H5File::open(t / "maml-cam/maps.h5").read_tensor("logits").sizes(), (torch::IntArrayRef{2, 3}));
+#endif
+}
+
 TEST_F(AnalyzeCommand, BadInputExitsTwoWithOneLine) {
   const auto& t = *tmp_;
   const std::string run_std = " --run " + (t / "std");
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"analyze", "rank or cam"},
+      {"analyze", "an analysis is required: rank or cam"},
       {"analyze ranks", "unknown analysis 'ranks'"},
       {"analyze rank --checkpoint " + (t / "missing.h5"), "no checkpoint"},
       {"analyze rank --run " + (t / "nowhere"), "no run directory"},
