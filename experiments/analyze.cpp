@@ -138,9 +138,13 @@ std::string rank_heatmap_svg(const RankReport& report, const std::string& title)
   // At least 640 wide so that the subtitle fits for a 4-layer network.
   const double w = std::max(640.0, kLeft + kCell * static_cast<double>(n) + kRight);
   const double h = kTop + kCell * static_cast<double>(n) + kBottom;
-  int64_t max_atoms = 1;
-  for (const auto& l : report.layers) max_atoms = std::max(max_atoms, l.atoms);
-  auto colour = [&](double v) { return viridis((v - 1.0) / std::max(1.0, static_cast<double>(max_atoms) - 1.0)); };
+  // The colour spans the figures shown (they are often within a few percent of each other); the
+  // numbers are printed in the cells.
+  double lo = 1e300, hi = -1e300;
+  for (const auto& l : report.layers) lo = std::min(lo, l.coeff_erank), hi = std::max(hi, l.coeff_erank);
+  for (const auto& p : report.pairs) lo = std::min(lo, p.pair_erank), hi = std::max(hi, p.pair_erank);
+  auto level = [&](double v) { return hi - lo > 1e-9 ? (v - lo) / (hi - lo) : 0.5; };
+  auto colour = [&](double v) { return viridis(level(v)); };
   std::ostringstream s;
   s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
     << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
@@ -151,7 +155,7 @@ std::string rank_heatmap_svg(const RankReport& report, const std::string& title)
     const double x = kLeft + kCell * static_cast<double>(j), y = kTop + kCell * static_cast<double>(i);
     s << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << kCell << "\" height=\"" << kCell << "\" fill=\""
       << colour(v) << "\" stroke=\"white\"/>\n<text x=\"" << x + kCell / 2 << "\" y=\"" << y + kCell / 2 + 4
-      << "\" text-anchor=\"middle\" fill=\"" << ((v - 1.0) / std::max(1.0, max_atoms - 1.0) > 0.6 ? "black" : "white")
+      << "\" text-anchor=\"middle\" fill=\"" << (level(v) > 0.6 ? "black" : "white")
       << "\">" << fixed(v, 2) << "</text>\n";
   };
   for (int64_t i = 0; i < n; ++i) {
@@ -166,15 +170,15 @@ std::string rank_heatmap_svg(const RankReport& report, const std::string& title)
     cell(p.first, p.second, p.pair_erank);
     cell(p.second, p.first, p.pair_erank);
   }
-  // Colour bar from 1 to m.
+  // Colour bar from the smallest figure to the largest.
   const double bx = kLeft + kCell * static_cast<double>(n) + 24, bh = kCell * static_cast<double>(n);
   for (int k = 0; k < 50; ++k) {
     const double t = 1.0 - (k + 0.5) / 50.0;
     s << "<rect x=\"" << bx << "\" y=\"" << kTop + bh * k / 50.0 << "\" width=\"16\" height=\"" << bh / 50.0 + 0.5
       << "\" fill=\"" << viridis(t) << "\"/>\n";
   }
-  s << "<text x=\"" << bx + 22 << "\" y=\"" << kTop + 10 << "\">" << max_atoms << "</text>\n";
-  s << "<text x=\"" << bx + 22 << "\" y=\"" << kTop + bh << "\">1</text>\n";
+  s << "<text x=\"" << bx + 22 << "\" y=\"" << kTop + 10 << "\">" << fixed(hi, 3) << "</text>\n";
+  s << "<text x=\"" << bx + 22 << "\" y=\"" << kTop + bh << "\">" << fixed(lo, 3) << "</text>\n";
   s << "<text x=\"" << w / 2 << "\" y=\"" << h - 14 << "\" text-anchor=\"middle\" fill=\"#555\">average over "
     << report.pairs.size() << " pairs: layer " << fixed(report.mean_layer_erank, 3) << ", pair "
     << fixed(report.mean_pair_erank, 3) << "</text>\n</svg>\n";

@@ -21,7 +21,7 @@ namespace experiments {
 std::string rank_markdown(const RankReport& report, const std::string& title);
 Json rank_json(const RankReport& report, const std::string& checkpoint);
 // Layers x layers: the diagonal holds each layer's coefficient erank, cell (i, j) the pair's;
-// the colour runs from 1 to the largest atom count. Plain SVG 1.1 text.
+// the colour runs from the smallest figure to the largest. Plain SVG 1.1 text.
 std::string rank_heatmap_svg(const RankReport& report, const std::string& title);
 
 struct RankRunOptions {
