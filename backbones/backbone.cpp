@@ -85,7 +85,24 @@ torch::Tensor Backbone::conv(int64_t id, const torch::Tensor& x, const std::vect
   acdc::RunOptions run;
   run.training = o.training;
   run.costs = o.costs;
-  return plan_.conv(id).forward(x, p, run);
+  const auto& c = plan_.conv(id);
+  if (o.features != nullptr && c.spec().kernel_size > 1) {
+    o.features->conv_names.push_back(c.spec().name);
+    o.features->conv_inputs.push_back(x.detach());
+  }
+  return c.forward(x, p, run);
+}
+
+torch::Tensor Backbone::pooled_linear(int64_t id, const torch::Tensor& h, const std::vector<torch::Tensor>& p,
+                                      const ForwardOptions& o) const {
+  record_head_input(h, /*pools_globally=*/true, o);
+  return linear(id, h.mean({2, 3}), p, o);
+}
+
+void Backbone::record_head_input(const torch::Tensor& h, bool pools_globally, const ForwardOptions& o) const {
+  if (o.features == nullptr) return;
+  o.features->head_input = h.detach();
+  o.features->head_pools_globally = pools_globally;
 }
 
 torch::Tensor Backbone::batch_norm(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,

@@ -35,12 +35,23 @@ struct BackboneOptions {
   bool channels_last = true; // activations in channels-last memory (same values, faster kernels)
 };
 
+// Feature maps of one forward, for analyses such as `acdc-meta analyze cam`: the input of every
+// k x k conv (k > 1, so 1x1 shortcuts are left out) in forward order, and the map the head
+// reads before pooling. Detached tensors; recording never changes the forward's result.
+struct FeatureRecorder {
+  std::vector<std::string> conv_names;     // the conv each entry of conv_inputs feeds
+  std::vector<torch::Tensor> conv_inputs;  // [N, C, H, W]
+  torch::Tensor head_input;                // [N, C, H, W], what the head pools or flattens
+  bool head_pools_globally = false;        // logits = Linear(mean over H, W of head_input)
+};
+
 struct ForwardOptions {
   bool training = false;               // atom-drop on; batch statistics for running/per-step
   BnMode bn = BnMode::kTransductive;
   int64_t step = 0;                    // per-step statistics index (clamped to bn_steps - 1)
   bool update_running_stats = false;   // running statistics change only when asked
   acdc::CostRecorder* costs = nullptr; // records per-layer MACs when set
+  FeatureRecorder* features = nullptr; // records conv inputs and the head's input map when set
 };
 
 // Which parameters a caller wants (e.g. the MAML inner loop's --inner-params).
@@ -101,6 +112,11 @@ class Backbone {
                            const ForwardOptions& o);
   torch::Tensor linear(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
                        const ForwardOptions& o) const;
+  // The head of the globally pooling networks: linear(id, mean of h over H, W).
+  torch::Tensor pooled_linear(int64_t id, const torch::Tensor& h, const std::vector<torch::Tensor>& p,
+                              const ForwardOptions& o) const;
+  // Hands the head's input map to ForwardOptions::features (no-op when unset).
+  void record_head_input(const torch::Tensor& h, bool pools_globally, const ForwardOptions& o) const;
 
   virtual torch::Tensor run(const torch::Tensor& x, const std::vector<torch::Tensor>& p,
                             const ForwardOptions& o) = 0;

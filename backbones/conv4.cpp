@@ -46,6 +46,8 @@ class Conv4 : public Backbone {
       // backward then touch a quarter of the values.
       h = torch::relu(torch::max_pool2d(batch_norm(bns_[i], conv(convs_[i], h, p, o), p, o), 2));
     }
+    // A [width, side, side] map flattened: the same as global pooling only when side is 1.
+    record_head_input(h, /*pools_globally=*/side_ == 1, o);
     return linear(head_, h.flatten(1), p, o);
   }
 

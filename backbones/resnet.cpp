@@ -99,8 +99,7 @@ class ResNet : public Backbone {
       auto shortcut = b.shortcut_conv >= 0 ? batch_norm(b.shortcut_bn, conv(b.shortcut_conv, h, p, o), p, o) : h;
       h = torch::relu(out + shortcut);
     }
-    h = h.mean({2, 3});  // global average pool
-    return linear(head_, h, p, o);
+    return pooled_linear(head_, h, p, o);  // global average pool
   }
 
  private:

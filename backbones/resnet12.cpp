@@ -72,7 +72,7 @@ class ResNet12 : public Backbone {
       // LeakyReLU is monotonic: pooling first gives the same values on a quarter of the data.
       h = torch::leaky_relu(torch::max_pool2d(out + shortcut, 2), kLeak);
     }
-    return linear(head_, h.mean({2, 3}), p, o);
+    return pooled_linear(head_, h, p, o);
   }
 
  private:

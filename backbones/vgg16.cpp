@@ -57,7 +57,7 @@ class Vgg16 : public Backbone {
       for (const auto& [conv_id, bn_id] : stage) h = torch::relu(batch_norm(bn_id, conv(conv_id, h, p, o), p, o));
       h = torch::max_pool2d(h, 2);
     }
-    return linear(head_, h.mean({2, 3}), p, o);
+    return pooled_linear(head_, h, p, o);
   }
 
  private:

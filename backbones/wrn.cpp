@@ -99,7 +99,7 @@ class WideResNet : public Backbone {
       h = out + (b.shortcut >= 0 ? conv(b.shortcut, act, p, o) : h);
     }
     h = torch::relu(batch_norm(final_bn_, h, p, o));
-    return linear(head_, h.mean({2, 3}), p, o);
+    return pooled_linear(head_, h, p, o);
   }
 
  private:

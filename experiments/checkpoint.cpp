@@ -257,6 +257,32 @@ bool is_checkpoint(const std::string& path) {
 
 bool is_classification_config(const RunConfig& config) { return config.has("epochs"); }
 
+std::unique_ptr<backbones::Backbone> load_checkpoint_model(const std::string& path, CheckpointInfo* info) {
+  auto saved = read_checkpoint_info(path);
+  // Building the model draws initial values (overwritten by the loader).
+  const auto caller_rng = at::detail::getDefaultCPUGenerator().get_state();
+  struct RestoreRng {
+    torch::Tensor state;
+    ~RestoreRng() { set_rng_state(state); }
+  } restore{caller_rng};
+  std::unique_ptr<backbones::Backbone> model;
+  if (is_classification_config(saved.config)) {
+    model = backbones::make_backbone(classify_backbone_options(saved.config));
+    OptimizerState optimizer;
+    const auto f = datasets::H5File::open(path);
+    for (const auto& state : f.exists("optimizer") ? f.list("optimizer") : std::vector<std::string>{}) {
+      for (const auto& t : model->params().tensors()) optimizer[state].push_back(torch::zeros_like(t));
+    }
+    load_model_checkpoint(path, *model, optimizer, /*restore_rng=*/false);
+  } else {
+    model = backbones::make_backbone(backbone_options(saved.config));
+    meta::Maml maml(*model, maml_config(saved.config));
+    load_checkpoint(path, maml, /*restore_rng=*/false);
+  }
+  if (info != nullptr) *info = saved;
+  return model;
+}
+
 std::map<std::string, torch::Tensor> read_checkpoint_weights(const std::string& path) {
   // The model the checkpoint's own configuration describes, restored by the loaders that eval
   // and --resume use: whatever they refuse is refused here too.
@@ -269,6 +295,12 @@ std::map<std::string, torch::Tensor> read_checkpoint_weights(const std::string& 
       out[name] = store[i].detach().clone();
     }
   };
+  if (is_classification_config(info.config)) {
+    const auto model = load_checkpoint_model(path);
+    collect(model->params());
+    collect(model->buffers());
+    return out;
+  }
   // Building the model draws initial values (overwritten by the loader); leave the caller's
   // generator as it was.
   const auto caller_rng = at::detail::getDefaultCPUGenerator().get_state();
@@ -276,24 +308,12 @@ std::map<std::string, torch::Tensor> read_checkpoint_weights(const std::string& 
     torch::Tensor state;
     ~RestoreRng() { set_rng_state(state); }
   } restore{caller_rng};
-  if (is_classification_config(info.config)) {
-    auto model = backbones::make_backbone(classify_backbone_options(info.config));
-    OptimizerState optimizer;
-    const auto f = datasets::H5File::open(path);
-    for (const auto& state : f.exists("optimizer") ? f.list("optimizer") : std::vector<std::string>{}) {
-      for (const auto& t : model->params().tensors()) optimizer[state].push_back(torch::zeros_like(t));
-    }
-    load_model_checkpoint(path, *model, optimizer, /*restore_rng=*/false);
-    collect(model->params());
-    collect(model->buffers());
-  } else {
-    auto model = backbones::make_backbone(backbone_options(info.config));
-    meta::Maml maml(*model, maml_config(info.config));
-    load_checkpoint(path, maml, /*restore_rng=*/false);
-    collect(model->params());
-    collect(model->buffers());
-    collect(maml.inner_lrs());
-  }
+  auto model = backbones::make_backbone(backbone_options(info.config));
+  meta::Maml maml(*model, maml_config(info.config));
+  load_checkpoint(path, maml, /*restore_rng=*/false);
+  collect(model->params());
+  collect(model->buffers());
+  collect(maml.inner_lrs());
   return out;
 }
 

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,11 @@ CheckpointInfo load_checkpoint(const std::string& path, meta::Maml& maml, bool r
 // load_model_checkpoint for a classify run) into the model the checkpoint's configuration
 // describes, so a checkpoint that eval or --resume would refuse is refused here too.
 std::map<std::string, torch::Tensor> read_checkpoint_weights(const std::string& path);
+
+// The network a checkpoint's own configuration describes (a classify or a train run), restored by
+// the same validating loaders (load_model_checkpoint / load_checkpoint), on the CPU. The caller's
+// generator is left as it was. `info` (optional) receives the counters and configuration.
+std::unique_ptr<backbones::Backbone> load_checkpoint_model(const std::string& path, CheckpointInfo* info = nullptr);
 
 // Whether `path` is an existing HDF5 file carrying this project's checkpoint format attribute.
 bool is_checkpoint(const std::string& path);

@@ -26,6 +26,8 @@ const std::vector<Command>& commands() {
       {"eval", "meta-test a run: N-way k-shot accuracy and 95% interval (CloserLook protocol)", cmd_eval},
       {"export", "write a checkpoint's weights as .pt (torch.load) or .h5 (h5py)", cmd_export},
       {"classify", "supervised train/test on a dataset's own split; --sweep compares conv variants (Table 1)", cmd_classify},
+      {"analyze", "the paper's analyses of a checkpoint: rank (effective ranks, §2.2), cam (per-layer CAM, Fig. 8)",
+       cmd_analyze},
 #endif
   };
   return table;

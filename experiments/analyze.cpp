@@ -1,0 +1,384 @@
+#include "experiments/analyze.h"
+
+#include "datasets/atomic_file.h"
+#include "datasets/dataset.h"
+#include "datasets/h5.h"
+#include "experiments/checkpoint.h"
+#include "experiments/run_config.h"
+
+#include <torch/torch.h>
+
+#ifdef ACDC_META_HAVE_OPENCV
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+#include <stdexcept>
+
+namespace experiments {
+
+namespace {
+
+std::string fixed(double v, int precision) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(precision) << v;
+  return s.str();
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string shape(const LayerRank& l) {
+  return std::to_string(l.out_channels) + "x" + std::to_string(l.in_channels) + "x" + std::to_string(l.kernel_size) +
+         "x" + std::to_string(l.kernel_size);
+}
+
+// "backbone (conv) on dataset" from a checkpoint's configuration.
+std::string describe(const CheckpointInfo& info) {
+  const auto& c = info.config;
+  std::string s = c.has("backbone") ? c.get("backbone") : "?";
+  if (c.has("conv")) s += " (" + c.get("conv") + ")";
+  if (c.has("dataset")) s += " on " + c.get("dataset");
+  return s;
+}
+
+// Matplotlib's viridis at five stops, linearly interpolated; t in [0, 1].
+std::string viridis(double t) {
+  static const double stops[5][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
+  t = std::clamp(t, 0.0, 1.0) * 4;
+  const int i = std::min(3, static_cast<int>(t));
+  const double f = t - i;
+  std::ostringstream s;
+  s << "rgb(";
+  for (int k = 0; k < 3; ++k) s << (k ? "," : "") << static_cast<int>(std::lround(stops[i][k] * (1 - f) + stops[i + 1][k] * f));
+  s << ")";
+  return s.str();
+}
+
+}  // namespace
+
+// ---- rank ----
+
+std::string rank_markdown(const RankReport& report, const std::string& title) {
+  std::ostringstream s;
+  s << "### Effective rank of the coefficients: " << title << "\n\n";
+  s << "| # | layer | kernel | m | energy in m atoms | erank (all k*k) | erank (coefficients) |\n";
+  s << "|---:|---|---|---:|---:|---:|---:|\n";
+  for (size_t i = 0; i < report.layers.size(); ++i) {
+    const auto& l = report.layers[i];
+    s << "| " << i << " | " << l.name << " | " << shape(l) << " | " << l.atoms << " | "
+      << fixed(100 * l.energy_kept, 2) << " % | " << fixed(l.kernel_erank, 3) << " | " << fixed(l.coeff_erank, 3)
+      << " |\n";
+  }
+  s << "\n| pair | erank (first) | erank (second) | erank (pair, aligned) | mean canonical corr. of atoms |\n";
+  s << "|---|---:|---:|---:|---:|\n";
+  for (const auto& p : report.pairs) {
+    s << "| " << p.first << "-" << p.second << " | " << fixed(p.first_erank, 3) << " | " << fixed(p.second_erank, 3)
+      << " | " << fixed(p.pair_erank, 3) << " | " << fixed(p.mean_correlation, 3) << " |\n";
+  }
+  s << "\nAverages over the " << report.pairs.size() << " pairs: one layer's coefficients "
+    << fixed(report.mean_layer_erank, 3) << ", the pair's aligned coefficients " << fixed(report.mean_pair_erank, 3)
+    << ".\n";
+  return s.str();
+}
+
+Json rank_json(const RankReport& report, const std::string& checkpoint) {
+  auto layers = Json::array();
+  for (const auto& l : report.layers) {
+    layers.push(Json::object()
+                    .set("name", l.name)
+                    .set("out_channels", l.out_channels)
+                    .set("in_channels", l.in_channels)
+                    .set("kernel_size", l.kernel_size)
+                    .set("atoms", l.atoms)
+                    .set("energy_kept", l.energy_kept)
+                    .set("kernel_erank", l.kernel_erank)
+                    .set("coeff_erank", l.coeff_erank));
+  }
+  auto pairs = Json::array();
+  for (const auto& p : report.pairs) {
+    pairs.push(Json::object()
+                   .set("first", p.first)
+                   .set("second", p.second)
+                   .set("first_erank", p.first_erank)
+                   .set("second_erank", p.second_erank)
+                   .set("pair_erank", p.pair_erank)
+                   .set("mean_correlation", p.mean_correlation));
+  }
+  return Json::object()
+      .set("checkpoint", checkpoint)
+      .set("atoms", report.atoms_requested)
+      .set("layers", layers)
+      .set("pairs", pairs)
+      .set("mean_layer_erank", report.mean_layer_erank)
+      .set("mean_pair_erank", report.mean_pair_erank);
+}
+
+std::string rank_heatmap_svg(const RankReport& report, const std::string& title) {
+  const int64_t n = static_cast<int64_t>(report.layers.size());
+  constexpr double kCell = 56, kLeft = 210, kTop = 70, kRight = 110, kBottom = 40;
+  // At least 640 wide so that the subtitle fits for a 4-layer network.
+  const double w = std::max(640.0, kLeft + kCell * static_cast<double>(n) + kRight);
+  const double h = kTop + kCell * static_cast<double>(n) + kBottom;
+  // The colour spans the figures shown (they are often within a few percent of each other); the
+  // numbers are printed in the cells.
+  double lo = 1e300, hi = -1e300;
+  for (const auto& l : report.layers) lo = std::min(lo, l.coeff_erank), hi = std::max(hi, l.coeff_erank);
+  for (const auto& p : report.pairs) lo = std::min(lo, p.pair_erank), hi = std::max(hi, p.pair_erank);
+  auto level = [&](double v) { return hi - lo > 1e-9 ? (v - lo) / (hi - lo) : 0.5; };
+  auto colour = [&](double v) { return viridis(level(v)); };
+  std::ostringstream s;
+  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
+    << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  s << "<text x=\"" << w / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">" << xml_escape(title) << "</text>\n";
+  s << "<text x=\"" << w / 2 << "\" y=\"42\" text-anchor=\"middle\" fill=\"#555\">effective rank of the coefficients: "
+       "diagonal one layer, off-diagonal the aligned pair</text>\n";
+  auto cell = [&](int64_t i, int64_t j, double v) {
+    const double x = kLeft + kCell * static_cast<double>(j), y = kTop + kCell * static_cast<double>(i);
+    s << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << kCell << "\" height=\"" << kCell << "\" fill=\""
+      << colour(v) << "\" stroke=\"white\"/>\n<text x=\"" << x + kCell / 2 << "\" y=\"" << y + kCell / 2 + 4
+      << "\" text-anchor=\"middle\" fill=\"" << (level(v) > 0.6 ? "black" : "white")
+      << "\">" << fixed(v, 2) << "</text>\n";
+  };
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& l = report.layers[static_cast<size_t>(i)];
+    s << "<text x=\"" << kLeft - 8 << "\" y=\"" << kTop + kCell * (static_cast<double>(i) + 0.5) + 4
+      << "\" text-anchor=\"end\">" << i << ": " << xml_escape(l.name) << "</text>\n";
+    s << "<text x=\"" << kLeft + kCell * (static_cast<double>(i) + 0.5) << "\" y=\"" << kTop - 6
+      << "\" text-anchor=\"middle\">" << i << "</text>\n";
+    cell(i, i, l.coeff_erank);
+  }
+  for (const auto& p : report.pairs) {
+    cell(p.first, p.second, p.pair_erank);
+    cell(p.second, p.first, p.pair_erank);
+  }
+  // Colour bar from the smallest figure to the largest.
+  const double bx = kLeft + kCell * static_cast<double>(n) + 24, bh = kCell * static_cast<double>(n);
+  for (int k = 0; k < 50; ++k) {
+    const double t = 1.0 - (k + 0.5) / 50.0;
+    s << "<rect x=\"" << bx << "\" y=\"" << kTop + bh * k / 50.0 << "\" width=\"16\" height=\"" << bh / 50.0 + 0.5
+      << "\" fill=\"" << viridis(t) << "\"/>\n";
+  }
+  s << "<text x=\"" << bx + 22 << "\" y=\"" << kTop + 10 << "\">" << fixed(hi, 3) << "</text>\n";
+  s << "<text x=\"" << bx + 22 << "\" y=\"" << kTop + bh << "\">" << fixed(lo, 3) << "</text>\n";
+  s << "<text x=\"" << w / 2 << "\" y=\"" << h - 14 << "\" text-anchor=\"middle\" fill=\"#555\">average over "
+    << report.pairs.size() << " pairs: layer " << fixed(report.mean_layer_erank, 3) << ", pair "
+    << fixed(report.mean_pair_erank, 3) << "</text>\n</svg>\n";
+  return s.str();
+}
+
+RankReport run_rank(const RankRunOptions& options, std::string* title) {
+  CheckpointInfo info;
+  const auto model = load_checkpoint_model(options.checkpoint, &info);
+  const auto report = rank_analysis(conv_kernels(*model), options.atoms);
+  const std::string t = describe(info) + ", m = " + std::to_string(options.atoms);
+  if (title != nullptr) *title = t;
+  if (!options.svg.empty()) write_text_file(options.svg, rank_heatmap_svg(report, t));
+  return report;
+}
+
+// ---- cam ----
+
+std::vector<unsigned char> cam_png(const torch::Tensor& image, const std::vector<torch::Tensor>& maps,
+                                   const std::string& caption) {
+#ifdef ACDC_META_HAVE_OPENCV
+  TORCH_CHECK(image.dim() == 3 && image.scalar_type() == torch::kByte, "cam_png: image must be uint8 [H, W, C]");
+  const auto img = image.contiguous();
+  const int h = static_cast<int>(img.size(0)), w = static_cast<int>(img.size(1));
+  const int c = static_cast<int>(img.size(2));
+  cv::Mat src(h, w, c == 1 ? CV_8UC1 : CV_8UC3, img.data_ptr<uint8_t>());
+  cv::Mat bgr;
+  if (c == 1) {
+    cv::cvtColor(src, bgr, cv::COLOR_GRAY2BGR);
+  } else {
+    cv::cvtColor(src, bgr, cv::COLOR_RGB2BGR);
+  }
+  const int scale = std::max(1, (128 + std::max(h, w) - 1) / std::max(h, w));  // panels of at least 128 px
+  const int ph = h * scale, pw = w * scale, strip = 20, top = 22;
+  cv::Mat base;
+  cv::resize(bgr, base, cv::Size(pw, ph), 0, 0, cv::INTER_NEAREST);
+  const int panels = 1 + static_cast<int>(maps.size());
+  cv::Mat canvas(top + ph + strip, panels * (pw + 4), CV_8UC3, cv::Scalar(255, 255, 255));
+  auto label = [&](int panel, const std::string& text) {
+    cv::putText(canvas, text, cv::Point(panel * (pw + 4) + 3, top + ph + 14), cv::FONT_HERSHEY_SIMPLEX, 0.4,
+                cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+  };
+  base.copyTo(canvas(cv::Rect(0, top, pw, ph)));
+  label(0, "input");
+  for (size_t l = 0; l < maps.size(); ++l) {
+    // Each map scaled to [0, 1] on its own (CAM's usual display); a constant map (e.g. the 1x1 map
+    // of conv4 at 28 px) is shown at its sign.
+    auto m = maps[l].detach().to(torch::kCPU, torch::kFloat).contiguous();
+    const float lo = m.min().item<float>(), hi = m.max().item<float>();
+    m = hi > lo ? (m - lo) / (hi - lo) : torch::full_like(m, hi > 0 ? 1.0f : 0.0f);
+    const auto u8 = (m * 255).round().clamp(0, 255).to(torch::kByte).contiguous();
+    cv::Mat small(static_cast<int>(u8.size(0)), static_cast<int>(u8.size(1)), CV_8UC1, u8.data_ptr<uint8_t>());
+    cv::Mat big, colour, blended;
+    cv::resize(small, big, cv::Size(pw, ph), 0, 0, cv::INTER_LINEAR);
+    cv::applyColorMap(big, colour, cv::COLORMAP_JET);
+    cv::addWeighted(base, 0.5, colour, 0.5, 0.0, blended);
+    const int panel = static_cast<int>(l) + 1;
+    blended.copyTo(canvas(cv::Rect(panel * (pw + 4), top, pw, ph)));
+    label(panel, "layer " + std::to_string(l + 1) + " (" + std::to_string(u8.size(0)) + "x" +
+                     std::to_string(u8.size(1)) + ")");
+  }
+  cv::putText(canvas, caption, cv::Point(3, 15), cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+  std::vector<unsigned char> png;
+  if (!cv::imencode(".png", canvas, png)) throw std::runtime_error("cannot encode a PNG");
+  return png;
+#else
+  (void)image;
+  (void)maps;
+  (void)caption;
+  throw std::runtime_error("this build has no OpenCV (OPENCV=OFF): analyze cam cannot write PNGs");
+#endif
+}
+
+namespace {
+
+CamInputs read_image_files(const std::vector<std::string>& files, int64_t size, int64_t channels) {
+#ifdef ACDC_META_HAVE_OPENCV
+  CamInputs in;
+  std::vector<torch::Tensor> images;
+  for (const auto& f : files) {
+    if (!std::filesystem::is_regular_file(f)) throw std::invalid_argument("--image: no file '" + f + "'");
+    cv::Mat m = cv::imread(f, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+    if (m.empty()) throw std::invalid_argument("--image: cannot decode '" + f + "' (not an image OpenCV reads)");
+    cv::resize(m, m, cv::Size(static_cast<int>(size), static_cast<int>(size)), 0, 0, cv::INTER_AREA);
+    if (channels == 3) cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
+    images.push_back(torch::from_blob(m.data, {size, size, channels}, torch::kByte).clone());
+    in.names.push_back(std::filesystem::path(f).stem().string());
+  }
+  in.images = torch::stack(images);
+  in.labels = torch::full({static_cast<int64_t>(files.size())}, -1, torch::kLong);
+  return in;
+#else
+  (void)files;
+  (void)size;
+  (void)channels;
+  throw std::runtime_error("this build has no OpenCV (OPENCV=OFF): --image files cannot be decoded");
+#endif
+}
+
+std::string kind_of(const std::string& spec) { return spec.substr(0, spec.find(':')); }
+
+}  // namespace
+
+CamRunResult run_cam(const CamRunOptions& o) {
+  CheckpointInfo info;
+  auto model = load_checkpoint_model(o.checkpoint, &info);
+  const auto& mo = model->options();
+  const bool classify = is_classification_config(info.config);
+  CamRunResult r;
+  datasets::Normalization norm;
+  const std::string spec = !o.dataset.empty() ? o.dataset : info.config.has("dataset") ? info.config.get("dataset") : "";
+  if (!o.image_files.empty()) {
+    r.inputs = read_image_files(o.image_files, mo.image_size, mo.in_channels);
+    norm = datasets::normalization_for_kind(kind_of(spec), mo.in_channels);
+  } else {
+    if (spec.empty()) throw std::invalid_argument("--dataset: the checkpoint names no dataset; give --dataset SPEC");
+    datasets::LoadOptions load;
+    load.image_size = mo.image_size;
+    const auto data = classify ? datasets::load_classification_dataset(spec, load) : datasets::load_dataset(spec, load);
+    const auto& split = data.split(o.split);
+    if (split.size() == 0) throw std::invalid_argument("--split " + o.split + " of " + spec + " has no images");
+    if (data.channels() != mo.in_channels) {
+      throw std::invalid_argument("--dataset " + spec + " has " + std::to_string(data.channels()) +
+                                  " channels, the network takes " + std::to_string(mo.in_channels));
+    }
+    for (auto i : o.indices) {
+      if (i < 0 || i >= split.size()) {
+        throw std::invalid_argument("--index " + std::to_string(i) + " is out of range: split " + o.split + " has " +
+                                    std::to_string(split.size()) + " images (0-" + std::to_string(split.size() - 1) +
+                                    ")");
+      }
+      r.inputs.names.push_back(o.split + "[" + std::to_string(i) + "]");
+    }
+    const auto index = torch::tensor(o.indices, torch::kLong);
+    r.inputs.images = split.images.index_select(0, index).contiguous();
+    r.inputs.labels = split.labels.index_select(0, index);
+    norm = datasets::normalization_for(data);
+  }
+  const auto mean = torch::tensor(norm.mean).view({1, -1, 1, 1});
+  const auto std = torch::tensor(norm.std).view({1, -1, 1, 1});
+  const auto x = (r.inputs.images.permute({0, 3, 1, 2}).to(torch::kFloat) / 255.0 - mean) / std;
+  std::optional<torch::Tensor> classes;
+  if (o.class_index >= 0) classes = torch::full({x.size(0)}, o.class_index, torch::kLong);
+  const auto bn = classify ? backbones::BnMode::kRunning
+                           : (info.config.has("bn") ? backbones::parse_bn_mode(info.config.get("bn"))
+                                                    : backbones::BnMode::kTransductive);
+  r.cam = cam_analysis(*model, x.contiguous(), classes, bn);
+
+  std::filesystem::create_directories(o.out);
+  const auto probs = torch::softmax(r.cam.logits, 1);
+  for (int64_t n = 0; n < x.size(0); ++n) {
+    std::vector<torch::Tensor> maps;
+    for (const auto& m : r.cam.maps) maps.push_back(m[n]);
+    const int64_t c = r.cam.classes[n].item<int64_t>();
+    std::string caption = r.inputs.names[static_cast<size_t>(n)] + ": class " + std::to_string(c) + " (p " +
+                          fixed(probs[n][c].item<double>(), 2) + ")";
+    const int64_t label = r.inputs.labels[n].item<int64_t>();
+    if (label >= 0) caption += ", label " + std::to_string(label);
+    const auto png = cam_png(r.inputs.images[n], maps, caption);
+    std::string stem = r.inputs.names[static_cast<size_t>(n)];
+    std::replace(stem.begin(), stem.end(), '[', '-');
+    stem.erase(std::remove(stem.begin(), stem.end(), ']'), stem.end());
+    const std::string path = (std::filesystem::path(o.out) / ("cam-" + stem + ".png")).string();
+    datasets::AtomicFile file(path);
+    {
+      std::ofstream f(file.temp_path(), std::ios::binary | std::ios::trunc);
+      f.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
+      f.close();
+      if (!f) throw std::runtime_error("cannot write '" + path + "'");
+    }
+    file.commit();
+    r.pngs.push_back(path);
+  }
+
+  r.h5 = (std::filesystem::path(o.out) / "maps.h5").string();
+  datasets::AtomicFile file(r.h5);
+  {
+    auto f = datasets::H5File::create(file.temp_path());
+    f.write_tensor("images", r.inputs.images);
+    f.write_tensor("labels", r.inputs.labels);
+    f.write_tensor("logits", r.cam.logits);
+    f.write_tensor("classes", r.cam.classes);
+    f.write_tensor("head_bias", r.cam.head_bias);
+    f.create_group("maps");
+    for (size_t l = 0; l < r.cam.maps.size(); ++l) {
+      std::ostringstream name;
+      name << "maps/" << std::setw(2) << std::setfill('0') << l;
+      f.write_tensor(name.str(), r.cam.maps[l]);
+      f.set_attr(name.str(), "layer", r.cam.layers[l]);
+    }
+    f.set_attr("/", "acdc_meta.checkpoint", o.checkpoint);
+    f.set_attr("/", "backbone", mo.name);
+    f.set_attr("/", "conv", acdc::to_string(mo.conv.type));
+    std::string names;
+    for (const auto& s : r.inputs.names) names += (names.empty() ? "" : "\n") + s;
+    f.set_attr("/", "images", names);
+    f.close();
+  }
+  file.commit();
+  return r;
+}
+
+}  // namespace experiments
