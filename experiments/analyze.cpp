@@ -32,19 +32,6 @@ std::string fixed(double v, int precision) {
   return s.str();
 }
 
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string shape(const LayerRank& l) {
   return std::to_string(l.out_channels) + "x" + std::to_string(l.in_channels) + "x" + std::to_string(l.kernel_size) +

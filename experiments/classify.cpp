@@ -199,19 +199,6 @@ std::string json_field(const std::string& text, const std::string& key, const st
   throw std::invalid_argument(file + ": unterminated string in field '" + key + "'");
 }
 
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 }  // namespace
 

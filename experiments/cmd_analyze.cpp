@@ -41,26 +41,6 @@ std::string checkpoint_path(const po::variables_map& vm) {
   return path;
 }
 
-// "0,5,7" -> {0, 5, 7}; the range is checked against the split later. UsageError for a
-// non-number or an empty list.
-std::vector<int64_t> parse_indices(const std::string& text) {
-  std::vector<int64_t> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    size_t used = 0;
-    int64_t v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (item.empty() || used != item.size()) throw UsageError("--index: '" + item + "' in '" + text + "' is not an integer");
-    out.push_back(v);
-  }
-  if (out.empty()) throw UsageError("--index: empty list");
-  return out;
-}
 
 int analyze_rank(const Args& args) {
   po::options_description desc("analyze rank options");
@@ -115,7 +95,7 @@ int analyze_cam(const Args& args) {
   if (!vm.count("out")) throw UsageError("--out DIR is required");
   o.out = vm["out"].as<std::string>();
   if (vm.count("image")) o.image_files = vm["image"].as<std::vector<std::string>>();
-  if (vm.count("index")) o.indices = parse_indices(vm["index"].as<std::string>());
+  if (vm.count("index")) o.indices = parse_int_list(vm["index"].as<std::string>(), "--index", /*min_value=*/0);
   if (o.image_files.empty() == o.indices.empty()) {
     throw UsageError("give either --image FILE (one or more) or --index LIST of a data set split, not both or neither");
   }

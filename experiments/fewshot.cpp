@@ -84,7 +84,7 @@ std::vector<double> run_episodes(meta::Maml& maml, const episodes::EpisodeSample
   return out;
 }
 
-std::vector<int64_t> parse_int_list(const std::string& text, const std::string& flag) {
+std::vector<int64_t> parse_int_list(const std::string& text, const std::string& flag, int64_t min_value) {
   std::vector<int64_t> out;
   std::stringstream in(text);
   std::string item;
@@ -97,7 +97,7 @@ std::vector<int64_t> parse_int_list(const std::string& text, const std::string& 
       used = 0;
     }
     if (used == 0 || used != item.size()) throw UsageError(flag + ": expected a comma-separated list of integers, got '" + text + "'");
-    if (v < 1) throw UsageError(flag + " must be at least 1, got " + std::to_string(v));
+    if (v < min_value) throw UsageError(flag + " must be at least " + std::to_string(min_value) + ", got " + std::to_string(v));
     out.push_back(v);
   }
   if (out.empty()) throw UsageError(flag + ": empty list");

@@ -34,8 +34,9 @@ AccuracySummary summarize(const std::vector<double>& accuracies);
 std::vector<double> run_episodes(meta::Maml& maml, const episodes::EpisodeSampler& sampler, int64_t first,
                                  int64_t n, int64_t steps, ProgressBar* bar = nullptr);
 
-// "1,5" -> {1, 5}; throws UsageError naming `flag` for an empty list, a non-number or a value < 1.
-std::vector<int64_t> parse_int_list(const std::string& text, const std::string& flag);
+// "1,5" -> {1, 5}; throws UsageError naming `flag` for an empty list, a non-number or a value
+// below `min_value`.
+std::vector<int64_t> parse_int_list(const std::string& text, const std::string& flag, int64_t min_value = 1);
 
 // Names of the run directory's files.
 std::string run_file(const std::string& run_dir, const std::string& name);
