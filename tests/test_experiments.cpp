@@ -410,15 +410,17 @@ TEST_F(Experiments, KilledAnywhereAndResumedEqualsUninterrupted) {
     }
     return names;
   };
-  // A temporary the killed process was writing (not one left by an earlier kill).
-  auto new_temporary = [&](const std::set<std::string>& before) {
+  // Checkpoint temporaries (NAME.h5.tmp-PID-N) this process started, not left by an earlier kill.
+  auto new_checkpoint_temporaries = [&](const std::set<std::string>& before) {
+    std::set<std::string> out;
     for (const auto& n : temporaries()) {
-      if (!before.count(n)) return true;
+      if (!before.count(n) && n.find(".h5.tmp-") != std::string::npos) out.insert(n);
     }
-    return false;
+    return out;
   };
   std::mt19937_64 rng(13);
   int kills = 0, mid_write = 0;
+  std::string progress;
   for (int attempt = 0; attempt < 8; ++attempt) {
     const bool resume = fs::exists(b + "/last.h5");
     if (!resume) fs::remove_all(b);
@@ -426,26 +428,35 @@ TEST_F(Experiments, KilledAnywhereAndResumedEqualsUninterrupted) {
     const pid_t pid = spawn(resume ? "train --resume --out " + b : args(b));
     int status = 0;
     if (attempt % 2 == 0) {
-      // Kill the moment a temporary shows up: inside a checkpoint (or metrics) write.
+      // Kill inside the k-th checkpoint write (best.h5 comes before last.h5 at each validation).
+      const size_t k = 1 + rng() % 5;
+      std::set<std::string> seen;
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(3 * full + 5);
-      while (std::chrono::steady_clock::now() < deadline && waitpid(pid, &status, WNOHANG) == 0 && !new_temporary(before)) {
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      while (std::chrono::steady_clock::now() < deadline && waitpid(pid, &status, WNOHANG) == 0) {
+        for (const auto& n : new_checkpoint_temporaries(before)) seen.insert(n);
+        if (seen.size() >= k) break;
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
       }
     } else {
-      std::this_thread::sleep_for(std::chrono::duration<double>(full * std::uniform_real_distribution<>(0.1, 0.6)(rng)));
+      std::this_thread::sleep_for(std::chrono::duration<double>(full * std::uniform_real_distribution<>(0.3, 1.0)(rng)));
     }
-    if (kill(pid, SIGKILL) == 0) {
+    const bool running = waitpid(pid, &status, WNOHANG) == 0;
+    if (running && kill(pid, SIGKILL) == 0) {
       ++kills;
-      mid_write += new_temporary(before);
+      mid_write += !new_checkpoint_temporaries(before).empty();
     }
-    waitpid(pid, &status, 0);
+    if (running) waitpid(pid, &status, 0);
     // Whatever the kill interrupted, a checkpoint at the final name is complete and valid.
+    std::string at = "none";
     if (fs::exists(b + "/last.h5")) {
       EXPECT_NO_THROW(experiments::read_checkpoint_weights(b + "/last.h5")) << "after kill " << attempt;
+      at = std::to_string(experiments::read_checkpoint_info(b + "/last.h5").iteration);
     }
+    progress += " " + at;
   }
+  std::cout << kills << " kills (" << mid_write << " inside a checkpoint write); last.h5 iteration after each: " << progress << "\n";
   EXPECT_GE(kills, 4);
-  EXPECT_GE(mid_write, 1) << "no kill landed inside a write";
+  EXPECT_GE(mid_write, 1) << "no kill landed inside a checkpoint write";
   r = run(fs::exists(b + "/last.h5") ? "train --resume --out " + b : (fs::remove_all(b), args(b)));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(temporaries().empty()) << "the finished run left temporaries of the killed ones";
