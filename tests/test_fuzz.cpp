@@ -6,6 +6,7 @@
 // by a per-input alarm. FUZZ_MUTATIONS overrides the count per harness (default 250).
 //
 //   test_fuzz --write-seeds TARGET DIR   writes TARGET's seeds into DIR (the corpus of `make fuzz`)
+//   test_fuzz --replay TARGET FILE       runs one input (e.g. a libFuzzer crash file) through TARGET
 
 #include "tests/fuzz/harnesses.h"
 
@@ -19,6 +20,8 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <iostream>
+#include <iterator>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -161,6 +164,19 @@ int main(int argc, char** argv) {
       std::cerr << "test_fuzz: " << e.what() << "\n";
       return 2;
     }
+  }
+  if (argc == 4 && std::string(argv[1]) == "--replay") {
+    std::ifstream in(argv[3], std::ios::binary);
+    const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    try {
+      fuzz::target(argv[2]).run(bytes.data(), bytes.size());
+      std::cout << "loaded\n";
+    } catch (const std::invalid_argument& e) {
+      std::cout << "refused (invalid_argument): " << e.what() << "\n";
+    } catch (const std::runtime_error& e) {
+      std::cout << "refused (runtime_error): " << e.what() << "\n";
+    }
+    return 0;
   }
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
