@@ -219,7 +219,7 @@ void h5cache(const uint8_t* data, size_t size) { datasets::read_cache(write("h5c
 std::vector<Seed> checkpoint_seeds() {
   const auto config = experiments::RunConfig::parse_ini(
       "backbone = conv4\nconv = acdc-net\natoms = 4\ngroup-size = 64\natom-drop = 0.2\natom-init = normal\n"
-      "ways = 3\nchannels = 1\nimage-size = 8\nwidth = 4\ninner-steps = 1\ninner-steps-test = 1\n"
+      "ways = 3\nchannels = 1\nimage-size = 16\nwidth = 4\ninner-steps = 1\ninner-steps-test = 1\n"
       "inner-lr = 0.1\nlearn-inner-lr = true\nfirst-order = false\nanneal-first-order = 0\ninner-params = all\n"
       "multi-step-loss = false\nmulti-step-iterations = 0\nmeta-lr = 0.001\nclip-grad = 0\ncosine = false\n"
       "min-meta-lr = 0\niterations = 10\nbn = per-step\n",
