@@ -219,10 +219,35 @@ torch::Tensor H5File::read_tensor(const std::string& path) const {
   } else {
     fail(path_, "dataset '" + p + "' has an unsupported element type (not integer or float)");
   }
-  torch::Tensor out = torch::empty(sizes, torch::TensorOptions().dtype(st));
+  // A damaged shape (a corrupted dimension) must not become a huge allocation or a read of
+  // millions of missing chunks: every chunk the shape needs is stored in files we write.
+  int64_t numel = 1;
+  for (const auto d : sizes) numel = d == 0 || numel <= (int64_t{1} << 50) / std::max<int64_t>(d, 1) ? numel * d : int64_t{1} << 50;
+  Handle dcpl(H5Dget_create_plist(ds.id));
+  if (numel > 0 && dcpl.ok() && H5Pget_layout(dcpl.id) == H5D_CHUNKED) {
+    std::vector<hsize_t> chunk(sizes.size());
+    if (H5Pget_chunk(dcpl.id, static_cast<int>(chunk.size()), chunk.data()) == static_cast<int>(chunk.size())) {
+      hsize_t needed = 1;
+      for (size_t i = 0; i < sizes.size(); ++i) {
+        const hsize_t c = std::max<hsize_t>(chunk[i], 1), n = (static_cast<hsize_t>(sizes[i]) + c - 1) / c;
+        needed = needed > (hsize_t{1} << 40) / std::max<hsize_t>(n, 1) ? hsize_t{1} << 40 : needed * n;
+      }
+      hsize_t stored = 0;
+      Handle space(H5Dget_space(ds.id));
+      if (H5Dget_num_chunks(ds.id, space.id, &stored) >= 0 && stored < needed) {
+        fail(path_, "dataset '" + p + "' is damaged: its shape " + c10::str(c10::IntArrayRef(sizes)) + " needs " + std::to_string(needed) +
+                        " chunks, the file holds " + std::to_string(stored));
+      }
+    }
+  }
+  torch::Tensor out;
+  try {
+    out = torch::empty(sizes, torch::TensorOptions().dtype(st));
+  } catch (const c10::Error&) {
+    fail(path_, "dataset '" + p + "' has shape " + c10::str(c10::IntArrayRef(sizes)) + ", too large to read (a damaged file?)");
+  }
   if (out.numel() == 0) return out;
   if (H5Dread(ds.id, native_type(st), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data_ptr()) < 0) {
-    Handle dcpl(H5Dget_create_plist(ds.id));
     unsigned flags = 0;
     size_t nvalues = 0;
     const bool checksummed =

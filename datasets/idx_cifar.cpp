@@ -58,6 +58,28 @@ class GzReader {
   gzFile f_ = nullptr;
 };
 
+// Reads `want` bytes into a new uint8 tensor of `shape`, or returns how many there were. The
+// memory grows with the bytes actually read, never with the header's claim alone: a damaged
+// count (up to 2^32 images of 4096 x 4096) is then a truncation error, not a huge allocation.
+torch::Tensor read_bytes(GzReader& in, const std::vector<int64_t>& shape, int64_t want, int64_t& got) {
+  constexpr int64_t kChunk = int64_t{64} << 20;
+  if (want <= kChunk) {
+    auto t = torch::empty(shape, torch::kByte);
+    got = in.read(t.data_ptr(), want);
+    return t;
+  }
+  std::vector<torch::Tensor> chunks;
+  got = 0;
+  while (got < want) {
+    auto c = torch::empty({std::min(kChunk, want - got)}, torch::kByte);
+    const int64_t n = in.read(c.data_ptr(), c.numel());
+    got += n;
+    if (n < c.numel()) return {};
+    chunks.push_back(c);
+  }
+  return torch::cat(chunks).view(shape);
+}
+
 uint32_t big_endian(const unsigned char* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
@@ -94,9 +116,9 @@ torch::Tensor read_idx_images(const std::string& file) {
     throw DataError("IDX file '" + file + "' has an implausible image size " + std::to_string(rows) + "x" +
                     std::to_string(cols));
   }
-  auto images = torch::empty({n, rows, cols, 1}, torch::kByte);
   const int64_t want = n * rows * cols;
-  const int64_t got = in.read(images.data_ptr(), want);
+  int64_t got = 0;
+  auto images = read_bytes(in, {n, rows, cols, 1}, want, got);
   if (got != want) {
     throw DataError("IDX file '" + file + "' is truncated: header says " + std::to_string(n) + " images of " +
                     std::to_string(rows) + "x" + std::to_string(cols) + " (" + std::to_string(want) +
@@ -115,8 +137,8 @@ torch::Tensor read_idx_labels(const std::string& file) {
                     ", expected 2049 (a labels file)" + (magic == 2051 ? "; this is an images file" : ""));
   }
   const int64_t n = big_endian(header + 4);
-  auto raw = torch::empty({n}, torch::kByte);
-  const int64_t got = in.read(raw.data_ptr(), n);
+  int64_t got = 0;
+  auto raw = read_bytes(in, {n}, n, got);
   if (got != n) {
     throw DataError("IDX file '" + file + "' is truncated: header says " + std::to_string(n) + " labels, found " +
                     std::to_string(got));

@@ -32,6 +32,11 @@ void write_store(datasets::H5File& f, const std::string& group, const acdc::Para
 // shape, every value finite. Throws std::invalid_argument naming the file and the tensor.
 torch::Tensor checked_tensor(const datasets::H5File& f, const std::string& key, const torch::Tensor& target) {
   if (!f.exists(key)) throw std::invalid_argument(f.path() + ": missing tensor /" + key);
+  // The shape first: a damaged dimension is named without reading (or allocating) its claim.
+  if (f.shape(key) != target.sizes().vec()) {
+    throw std::invalid_argument(f.path() + ": /" + key + " has shape " + c10::str(c10::IntArrayRef(f.shape(key))) +
+                                ", the model expects " + c10::str(target.sizes()));
+  }
   auto value = f.read_tensor(key);
   if (!value.is_floating_point()) {
     throw std::invalid_argument(f.path() + ": /" + key + " holds " + std::string(c10::toString(value.scalar_type())) +
@@ -128,8 +133,12 @@ void check_counters(const std::string& path, const CheckpointInfo& info) {
 torch::Tensor read_rng_state(const datasets::H5File& f) {
   const std::string key = "rng/cpu";
   if (!f.exists(key)) throw std::invalid_argument(f.path() + ": missing tensor /" + key);
-  auto state = f.read_tensor(key);
   const auto expected = at::detail::getDefaultCPUGenerator().get_state().numel();
+  if (f.shape(key) != std::vector<int64_t>{expected}) {
+    throw std::invalid_argument(f.path() + ": /" + key + " has shape " + c10::str(c10::IntArrayRef(f.shape(key))) +
+                                ", not a CPU generator state (expected [" + std::to_string(expected) + "])");
+  }
+  auto state = f.read_tensor(key);
   if (state.scalar_type() != torch::kByte || state.dim() != 1 || state.numel() != expected) {
     throw std::invalid_argument(f.path() + ": /" + key + " is not a CPU generator state (" +
                                 std::string(c10::toString(state.scalar_type())) + " " + c10::str(state.sizes()) +

@@ -26,6 +26,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
@@ -379,6 +381,94 @@ TEST_F(Experiments, ResumeEqualsUninterrupted) {
   r = run(train_args(b));
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("--resume"), std::string::npos) << r.output;
+}
+
+// Crash consistency: a run SIGKILLed again and again, at random moments and the moment a
+// checkpoint's temporary appears (inside its write), and continued each time with --resume,
+// ends bit-identical to an uninterrupted run. A checkpoint every iteration gives many writes to
+// land in; a kill before the first checkpoint leaves nothing to resume, so the run starts over,
+// as its error message tells a user to.
+TEST_F(Experiments, KilledAnywhereAndResumedEqualsUninterrupted) {
+  const auto a = dir("crash_reference"), b = dir("crash_killed");
+  auto args = [&](const std::string& out) {
+    return "train --dataset " + dataset() +
+           " --backbone conv4 --conv acdc-net --width 8 --atoms 4 --atom-drop 0.2 --ways 3 --shots 1"
+           " --queries 2 --meta-batch 2 --inner-steps 1 --inner-steps-test 2 --inner-lr 0.1 --learn-inner-lr"
+           " --iterations 8 --val-every 1 --val-episodes 2 --threads 1 --seed 7 --out " + out;
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = run(args(a));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const double full = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  auto temporaries = [&] {
+    std::set<std::string> names;
+    if (fs::exists(b)) {
+      for (const auto& e : fs::directory_iterator(b)) {
+        if (e.path().filename().string().find(".tmp-") != std::string::npos) names.insert(e.path().filename().string());
+      }
+    }
+    return names;
+  };
+  // Checkpoint temporaries (NAME.h5.tmp-PID-N) this process started, not left by an earlier kill.
+  auto new_checkpoint_temporaries = [&](const std::set<std::string>& before) {
+    std::set<std::string> out;
+    for (const auto& n : temporaries()) {
+      if (!before.count(n) && n.find(".h5.tmp-") != std::string::npos) out.insert(n);
+    }
+    return out;
+  };
+  std::mt19937_64 rng(13);
+  int kills = 0, mid_write = 0;
+  std::string progress;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const bool resume = fs::exists(b + "/last.h5");
+    if (!resume) fs::remove_all(b);
+    const auto before = temporaries();
+    const pid_t pid = spawn(resume ? "train --resume --out " + b : args(b));
+    int status = 0;
+    if (attempt % 2 == 0) {
+      // Kill inside the k-th checkpoint write (best.h5 comes before last.h5 at each validation).
+      const size_t k = 1 + rng() % 5;
+      std::set<std::string> seen;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(3 * full + 5);
+      while (std::chrono::steady_clock::now() < deadline && waitpid(pid, &status, WNOHANG) == 0) {
+        for (const auto& n : new_checkpoint_temporaries(before)) seen.insert(n);
+        if (seen.size() >= k) break;
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+    } else {
+      std::this_thread::sleep_for(std::chrono::duration<double>(full * std::uniform_real_distribution<>(0.3, 1.0)(rng)));
+    }
+    const bool running = waitpid(pid, &status, WNOHANG) == 0;
+    if (running && kill(pid, SIGKILL) == 0) {
+      ++kills;
+      mid_write += !new_checkpoint_temporaries(before).empty();
+    }
+    if (running) waitpid(pid, &status, 0);
+    // Whatever the kill interrupted, a checkpoint at the final name is complete and valid.
+    std::string at = "none";
+    if (fs::exists(b + "/last.h5")) {
+      EXPECT_NO_THROW(experiments::read_checkpoint_weights(b + "/last.h5")) << "after kill " << attempt;
+      at = std::to_string(experiments::read_checkpoint_info(b + "/last.h5").iteration);
+    }
+    progress += " " + at;
+  }
+  std::cout << kills << " kills (" << mid_write << " inside a checkpoint write); last.h5 iteration after each: " << progress << "\n";
+  EXPECT_GE(kills, 4);
+  EXPECT_GE(mid_write, 1) << "no kill landed inside a checkpoint write";
+  r = run(fs::exists(b + "/last.h5") ? "train --resume --out " + b : (fs::remove_all(b), args(b)));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(temporaries().empty()) << "the finished run left temporaries of the killed ones";
+
+  const auto wa = experiments::read_checkpoint_weights(a + "/last.h5");
+  const auto wb = experiments::read_checkpoint_weights(b + "/last.h5");
+  ASSERT_EQ(wa.size(), wb.size());
+  for (const auto& [name, t] : wa) {
+    ASSERT_TRUE(wb.count(name)) << name;
+    EXPECT_TRUE(torch::equal(t, wb.at(name))) << name << " differs after " << kills << " kills and resumes";
+  }
+  EXPECT_EQ(experiments::read_checkpoint_info(b + "/last.h5").iteration, 8);
 }
 
 TEST_F(Experiments, TrainEvalExportEndToEnd) {
