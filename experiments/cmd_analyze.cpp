@@ -6,6 +6,8 @@
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "experiments/fewshot.h"
+
+#include <limits>
 #include "experiments/output_paths.h"
 
 #include <filesystem>
@@ -95,7 +97,10 @@ int analyze_cam(const Args& args) {
   if (!vm.count("out")) throw UsageError("--out DIR is required");
   o.out = vm["out"].as<std::string>();
   if (vm.count("image")) o.image_files = vm["image"].as<std::vector<std::string>>();
-  if (vm.count("index")) o.indices = parse_int_list(vm["index"].as<std::string>(), "--index", /*min_value=*/0);
+  if (vm.count("index")) {
+    // Any integer here: the range is checked against the split later ("--index -1 is out of range").
+    o.indices = parse_int_list(vm["index"].as<std::string>(), "--index", std::numeric_limits<int64_t>::min());
+  }
   if (o.image_files.empty() == o.indices.empty()) {
     throw UsageError("give either --image FILE (one or more) or --index LIST of a data set split, not both or neither");
   }
