@@ -78,25 +78,6 @@ void read_store(const datasets::H5File& f, const std::string& group, acdc::Param
   }
 }
 
-struct OptimizerEntry {
-  std::string name;
-  torch::Tensor* exp_avg;
-  torch::Tensor* exp_avg_sq;
-};
-
-// Adam's state in its parameter order: the model's parameters, then the learned inner lrs.
-std::vector<OptimizerEntry> optimizer_entries(meta::Maml& maml) {
-  auto& adam = maml.optimizer();
-  std::vector<std::string> names = maml.model().params().names();
-  for (const auto& n : maml.inner_lrs().names()) names.push_back(n);
-  if (adam.exp_avg().size() != names.size() || adam.exp_avg_sq().size() != names.size()) {
-    throw std::logic_error("optimizer state does not match the parameters and inner lrs");
-  }
-  std::vector<OptimizerEntry> out;
-  for (size_t i = 0; i < names.size(); ++i) out.push_back({names[i], &adam.exp_avg()[i], &adam.exp_avg_sq()[i]});
-  return out;
-}
-
 // The counters a resumed run continues from must describe a point of the run: a completed
 // iteration (epoch) count within the configured total, the episode index that count implies,
 // and the best validation figures of an iteration already done.
@@ -198,21 +179,54 @@ void write_info_attrs(datasets::H5File& f, const CheckpointInfo& info) {
 
 }  // namespace
 
-void save_checkpoint(const std::string& path, meta::Maml& maml, const CheckpointInfo& info) {
+TrainingState TrainingState::of(meta::Maml& maml) {
+  TrainingState s;
+  s.stores = {{"params", &maml.model().params()}, {"buffers", &maml.model().buffers()}, {"inner_lrs", &maml.inner_lrs()}};
+  s.optimizer = &maml.optimizer();
+  s.optimized = {&maml.model().params(), &maml.inner_lrs()};
+  return s;
+}
+
+TrainingState TrainingState::of(backbones::Backbone& model, meta::Optimizer& optimizer) {
+  TrainingState s;
+  s.stores = {{"params", &model.params()}, {"buffers", &model.buffers()}};
+  s.optimizer = &optimizer;
+  s.optimized = {&model.params()};
+  return s;
+}
+
+namespace {
+
+// The names of the optimizer's tensors: those of the optimized stores, in order.
+std::vector<std::string> optimized_names(const TrainingState& state) {
+  std::vector<std::string> names;
+  for (const auto* store : state.optimized) names.insert(names.end(), store->names().begin(), store->names().end());
+  if (state.optimizer != nullptr) {
+    for (const auto& [group, tensors] : state.optimizer->state()) {
+      if (tensors.size() != names.size()) {
+        throw std::logic_error("optimizer state '" + group + "' does not match the tensors it optimizes");
+      }
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const TrainingState& state, const CheckpointInfo& info) {
+  const auto names = optimized_names(state);
   datasets::AtomicFile file(path);
   {
     auto f = datasets::H5File::create(file.temp_path());
     f.set_checksums(true);
-    write_store(f, "params", maml.model().params());
-    write_store(f, "buffers", maml.model().buffers());
-    write_store(f, "inner_lrs", maml.inner_lrs());
-    f.create_group("optimizer/exp_avg");
-    f.create_group("optimizer/exp_avg_sq");
-    for (const auto& e : optimizer_entries(maml)) {
-      f.write_tensor("optimizer/exp_avg/" + e.name, host(*e.exp_avg));
-      f.write_tensor("optimizer/exp_avg_sq/" + e.name, host(*e.exp_avg_sq));
+    for (const auto& [group, store] : state.stores) write_store(f, group, *store);
+    if (state.optimizer != nullptr) {
+      for (const auto& [group, tensors] : state.optimizer->state()) {
+        f.create_group("optimizer/" + group);
+        for (size_t i = 0; i < names.size(); ++i) f.write_tensor("optimizer/" + group + "/" + names[i], host(tensors[i]));
+      }
+      if (state.optimizer->counts_steps()) f.set_attr("optimizer", "steps", state.optimizer->steps());
     }
-    f.set_attr("optimizer", "steps", maml.optimizer().steps());
     {
       auto gen = at::detail::getDefaultCPUGenerator();
       std::lock_guard<std::mutex> lock(gen.mutex());
@@ -224,34 +238,44 @@ void save_checkpoint(const std::string& path, meta::Maml& maml, const Checkpoint
   file.commit();
 }
 
-CheckpointInfo read_checkpoint_info(const std::string& path) { return read_info(datasets::H5File::open(path)); }
-
-CheckpointInfo load_checkpoint(const std::string& path, meta::Maml& maml, bool restore_rng) {
+CheckpointInfo load_checkpoint(const std::string& path, TrainingState& state, bool restore_rng) {
+  const auto names = optimized_names(state);
   const auto f = datasets::H5File::open(path);
   auto info = read_info(f);
-  read_store(f, "params", maml.model().params());
-  read_store(f, "buffers", maml.model().buffers());
-  read_store(f, "inner_lrs", maml.inner_lrs());
-  {
+  for (const auto& [group, store] : state.stores) read_store(f, group, *store);
+  if (state.optimizer != nullptr) {
     torch::NoGradGuard no_grad;
-    for (const auto& e : optimizer_entries(maml)) {
-      for (auto [group, target] : {std::make_pair("exp_avg", e.exp_avg), std::make_pair("exp_avg_sq", e.exp_avg_sq)}) {
-        const std::string key = std::string("optimizer/") + group + "/" + e.name;
-        target->copy_(checked_tensor(f, key, *target).to(target->scalar_type()));
+    for (auto& [group, tensors] : state.optimizer->state()) {
+      for (size_t i = 0; i < names.size(); ++i) {
+        const std::string key = "optimizer/" + group + "/" + names[i];
+        tensors[i].copy_(checked_tensor(f, key, tensors[i]).to(tensors[i].scalar_type()));
       }
     }
+    if (state.optimizer->counts_steps()) {
+      // One optimizer step per completed iteration at most.
+      const int64_t steps = f.attr_int("optimizer", "steps");
+      if (steps < 0 || steps > info.iteration) {
+        throw std::invalid_argument(path + ": attribute steps of /optimizer is " + std::to_string(steps) +
+                                    ", outside 0.." + std::to_string(info.iteration) + " (damaged or edited checkpoint?)");
+      }
+      state.optimizer->set_steps(steps);
+    }
   }
-  // One Adam step per completed meta-iteration.
-  const int64_t steps = f.attr_int("optimizer", "steps");
-  if (steps < 0 || steps > info.iteration) {
-    throw std::invalid_argument(path + ": attribute steps of /optimizer is " + std::to_string(steps) + ", outside 0.." +
-                                std::to_string(info.iteration) + " (damaged or edited checkpoint?)");
-  }
-  maml.optimizer().set_steps(steps);
   const auto rng = read_rng_state(f);
   if (restore_rng) set_rng_state(rng);
   return info;
 }
+
+void save_checkpoint(const std::string& path, meta::Maml& maml, const CheckpointInfo& info) {
+  save_checkpoint(path, TrainingState::of(maml), info);
+}
+
+CheckpointInfo load_checkpoint(const std::string& path, meta::Maml& maml, bool restore_rng) {
+  auto state = TrainingState::of(maml);
+  return load_checkpoint(path, state, restore_rng);
+}
+
+CheckpointInfo read_checkpoint_info(const std::string& path) { return read_info(datasets::H5File::open(path)); }
 
 bool is_checkpoint(const std::string& path) {
   std::error_code ec;
@@ -266,36 +290,47 @@ bool is_checkpoint(const std::string& path) {
 
 bool is_classification_config(const RunConfig& config) { return config.has("epochs"); }
 
-std::unique_ptr<backbones::Backbone> load_checkpoint_model(const std::string& path, CheckpointInfo* info) {
-  auto saved = read_checkpoint_info(path);
-  // Building the model draws initial values (overwritten by the loader).
-  const auto caller_rng = at::detail::getDefaultCPUGenerator().get_state();
-  struct RestoreRng {
-    torch::Tensor state;
-    ~RestoreRng() { set_rng_state(state); }
-  } restore{caller_rng};
+namespace {
+
+// The model (and, for a meta-training run, its engine) a checkpoint's own configuration
+// describes, restored by the validating loader above. Building the model draws initial values
+// (overwritten by the loader): the caller's generator is left as it was.
+struct LoadedRun {
   std::unique_ptr<backbones::Backbone> model;
-  if (is_classification_config(saved.config)) {
-    model = backbones::make_backbone(classify_backbone_options(saved.config));
-    OptimizerState optimizer;
-    const auto f = datasets::H5File::open(path);
-    for (const auto& state : f.exists("optimizer") ? f.list("optimizer") : std::vector<std::string>{}) {
-      for (const auto& t : model->params().tensors()) optimizer[state].push_back(torch::zeros_like(t));
-    }
-    load_model_checkpoint(path, *model, optimizer, /*restore_rng=*/false);
+  std::unique_ptr<meta::Maml> maml;  // a train run's engine (learned inner lrs), else null
+  CheckpointInfo info;
+};
+
+LoadedRun load_run(const std::string& path) {
+  LoadedRun run;
+  run.info = read_checkpoint_info(path);
+  struct RestoreRng {
+    torch::Tensor state = at::detail::getDefaultCPUGenerator().get_state();
+    ~RestoreRng() { set_rng_state(state); }
+  } restore;
+  if (is_classification_config(run.info.config)) {
+    run.model = backbones::make_backbone(classify_backbone_options(run.info.config));
+    meta::Sgd optimizer(run.model->params().tensors(), 0.0, 0.0, false, 0.0);  // its state is validated, then dropped
+    auto state = TrainingState::of(*run.model, optimizer);
+    load_checkpoint(path, state, /*restore_rng=*/false);
   } else {
-    model = backbones::make_backbone(backbone_options(saved.config));
-    meta::Maml maml(*model, maml_config(saved.config));
-    load_checkpoint(path, maml, /*restore_rng=*/false);
+    run.model = backbones::make_backbone(backbone_options(run.info.config));
+    run.maml = std::make_unique<meta::Maml>(*run.model, maml_config(run.info.config));
+    load_checkpoint(path, *run.maml, /*restore_rng=*/false);
   }
-  if (info != nullptr) *info = saved;
-  return model;
+  return run;
+}
+
+}  // namespace
+
+std::unique_ptr<backbones::Backbone> load_checkpoint_model(const std::string& path, CheckpointInfo* info) {
+  auto run = load_run(path);
+  if (info != nullptr) *info = run.info;
+  return std::move(run.model);
 }
 
 std::map<std::string, torch::Tensor> read_checkpoint_weights(const std::string& path) {
-  // The model the checkpoint's own configuration describes, restored by the loaders that eval
-  // and --resume use: whatever they refuse is refused here too.
-  const auto info = read_checkpoint_info(path);
+  const auto run = load_run(path);
   std::map<std::string, torch::Tensor> out;
   auto collect = [&](const acdc::ParamStore& store) {
     for (int64_t i = 0; i < store.size(); ++i) {
@@ -304,78 +339,10 @@ std::map<std::string, torch::Tensor> read_checkpoint_weights(const std::string& 
       out[name] = store[i].detach().clone();
     }
   };
-  if (is_classification_config(info.config)) {
-    const auto model = load_checkpoint_model(path);
-    collect(model->params());
-    collect(model->buffers());
-    return out;
-  }
-  // Building the model draws initial values (overwritten by the loader); leave the caller's
-  // generator as it was.
-  const auto caller_rng = at::detail::getDefaultCPUGenerator().get_state();
-  struct RestoreRng {
-    torch::Tensor state;
-    ~RestoreRng() { set_rng_state(state); }
-  } restore{caller_rng};
-  auto model = backbones::make_backbone(backbone_options(info.config));
-  meta::Maml maml(*model, maml_config(info.config));
-  load_checkpoint(path, maml, /*restore_rng=*/false);
-  collect(model->params());
-  collect(model->buffers());
-  collect(maml.inner_lrs());
+  collect(run.model->params());
+  collect(run.model->buffers());
+  if (run.maml) collect(run.maml->inner_lrs());
   return out;
-}
-
-
-void save_model_checkpoint(const std::string& path, backbones::Backbone& model, const OptimizerState& optimizer,
-                           const CheckpointInfo& info) {
-  const auto& names = model.params().names();
-  datasets::AtomicFile file(path);
-  {
-    auto f = datasets::H5File::create(file.temp_path());
-    f.set_checksums(true);
-    write_store(f, "params", model.params());
-    write_store(f, "buffers", model.buffers());
-    for (const auto& [state, tensors] : optimizer) {
-      if (tensors.size() != names.size()) {
-        throw std::logic_error("optimizer state '" + state + "' does not match the model's parameters");
-      }
-      f.create_group("optimizer/" + state);
-      for (size_t i = 0; i < names.size(); ++i) f.write_tensor("optimizer/" + state + "/" + names[i], host(tensors[i]));
-    }
-    {
-      auto gen = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      f.write_tensor("rng/cpu", gen.get_state());
-    }
-    write_info_attrs(f, info);
-    f.close();
-  }
-  file.commit();
-}
-
-CheckpointInfo load_model_checkpoint(const std::string& path, backbones::Backbone& model, OptimizerState& optimizer,
-                                     bool restore_rng) {
-  const auto f = datasets::H5File::open(path);
-  auto info = read_info(f);
-  read_store(f, "params", model.params());
-  read_store(f, "buffers", model.buffers());
-  const auto& names = model.params().names();
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& [state, tensors] : optimizer) {
-      if (tensors.size() != names.size()) {
-        throw std::logic_error("optimizer state '" + state + "' does not match the model's parameters");
-      }
-      for (size_t i = 0; i < names.size(); ++i) {
-        const std::string key = "optimizer/" + state + "/" + names[i];
-        tensors[i].copy_(checked_tensor(f, key, tensors[i]).to(tensors[i].scalar_type()));
-      }
-    }
-  }
-  const auto rng = read_rng_state(f);
-  if (restore_rng) set_rng_state(rng);
-  return info;
 }
 
 }  // namespace experiments

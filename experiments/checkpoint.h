@@ -1,11 +1,12 @@
 #pragma once
-// Checkpoints of a meta-training run, one HDF5 file each (written to a temporary name, then
+// Checkpoints of a training run (meta-training or supervised), one HDF5 file each (written to a temporary name, then
 // renamed):
 //   /params/<name>                 meta parameters, by their parameter-dictionary names
 //   /buffers/<name>                BatchNorm running statistics
 //   /inner_lrs/<name>              learned inner learning rates ("inner_lr.<param>"), if any
-//   /optimizer/exp_avg/<name>      Adam first/second moments, keyed like the tensors they
-//   /optimizer/exp_avg_sq/<name>   belong to (parameters, then inner lrs); attr "steps"
+//   /optimizer/<state>/<name>      the optimizer's state (meta/optim.h): Adam's exp_avg and
+//                                  exp_avg_sq, SGD's momentum; keyed like the tensors they
+//                                  belong to (parameters, then inner lrs); attr "steps" (Adam)
 //   /rng/cpu                       the default CPU generator's state (uint8), for atom-drop
 //   root attributes                "acdc_meta.format", "acdc_meta.iteration" (completed
 //                                  iterations), "acdc_meta.next_episode", best validation
@@ -21,6 +22,7 @@
 
 #include "experiments/run_config.h"
 #include "meta/maml.h"
+#include "meta/optim.h"
 
 #include <torch/types.h>
 
@@ -40,25 +42,39 @@ struct CheckpointInfo {
   RunConfig config;
 };
 
+// What a checkpoint holds of a run in training: parameter stores under their group names, and
+// the optimizer whose state tensors are keyed by the names of the stores it optimizes.
+struct TrainingState {
+  std::vector<std::pair<std::string, acdc::ParamStore*>> stores;
+  meta::Optimizer* optimizer = nullptr;
+  std::vector<const acdc::ParamStore*> optimized;  // the optimizer's tensors, store after store
+
+  // Meta-training: params, buffers, inner_lrs; Adam over params then inner lrs.
+  static TrainingState of(meta::Maml& maml);
+  // Supervised training: params, buffers; the optimizer over params.
+  static TrainingState of(backbones::Backbone& model, meta::Optimizer& optimizer);
+};
+
 // Writes everything needed to continue training bit-identically (see above).
+void save_checkpoint(const std::string& path, const TrainingState& state, const CheckpointInfo& info);
+// Restores every tensor of `state` and, when `restore_rng`, the CPU generator. Throws
+// std::invalid_argument naming the file and the first missing or mismatched tensor (e.g. a
+// checkpoint of another architecture).
+CheckpointInfo load_checkpoint(const std::string& path, TrainingState& state, bool restore_rng);
+// The same for a meta-training engine (TrainingState::of(maml)).
 void save_checkpoint(const std::string& path, meta::Maml& maml, const CheckpointInfo& info);
+CheckpointInfo load_checkpoint(const std::string& path, meta::Maml& maml, bool restore_rng);
 
 // The counters and configuration only (to build the model before loading it).
 CheckpointInfo read_checkpoint_info(const std::string& path);
 
-// Restores parameters, buffers, inner lrs, optimizer state and, when `restore_rng`, the CPU
-// generator. Throws std::invalid_argument naming the file and the first missing or mismatched
-// tensor (e.g. a checkpoint of another architecture).
-CheckpointInfo load_checkpoint(const std::string& path, meta::Maml& maml, bool restore_rng);
-
 // name -> tensor of what an export contains: parameters, BatchNorm buffers and learned inner
-// lrs, all under their own (distinct) names. Loaded through load_checkpoint (or
-// load_model_checkpoint for a classify run) into the model the checkpoint's configuration
+// lrs, all under their own (distinct) names. Loaded through load_checkpoint into the model the checkpoint's configuration
 // describes, so a checkpoint that eval or --resume would refuse is refused here too.
 std::map<std::string, torch::Tensor> read_checkpoint_weights(const std::string& path);
 
 // The network a checkpoint's own configuration describes (a classify or a train run), restored by
-// the same validating loaders (load_model_checkpoint / load_checkpoint), on the CPU. The caller's
+// the same validating loader (load_checkpoint), on the CPU. The caller's
 // generator is left as it was. `info` (optional) receives the counters and configuration.
 std::unique_ptr<backbones::Backbone> load_checkpoint_model(const std::string& path, CheckpointInfo* info = nullptr);
 
@@ -66,16 +82,5 @@ std::unique_ptr<backbones::Backbone> load_checkpoint_model(const std::string& pa
 bool is_checkpoint(const std::string& path);
 // Whether a checkpoint's configuration is that of `acdc-meta classify` (else `train`).
 bool is_classification_config(const RunConfig& config);
-
-// Checkpoints of plain supervised training (acdc-meta classify): the same format and root
-// attributes (info.iteration counts completed epochs), /params, /buffers and /rng/cpu as above,
-// no inner lrs, and the optimizer's per-parameter tensors as /optimizer/<state>/<param name>
-// (e.g. state "momentum" for SGD; each vector in params() order). Loading copies into the
-// given tensors in place and throws std::invalid_argument naming the file and the tensor.
-using OptimizerState = std::map<std::string, std::vector<torch::Tensor>>;
-void save_model_checkpoint(const std::string& path, backbones::Backbone& model, const OptimizerState& optimizer,
-                           const CheckpointInfo& info);
-CheckpointInfo load_model_checkpoint(const std::string& path, backbones::Backbone& model, OptimizerState& optimizer,
-                                     bool restore_rng);
 
 }  // namespace experiments

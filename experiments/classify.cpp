@@ -49,28 +49,6 @@ torch::Tensor make_batch(const torch::Tensor& images, const torch::Tensor& index
   return ((x - mean.view({1, c, 1, 1})) / std.view({1, c, 1, 1})).contiguous();
 }
 
-Sgd::Sgd(std::vector<torch::Tensor> params, double momentum, bool nesterov, double weight_decay)
-    : params_(std::move(params)), mu_(momentum), wd_(weight_decay), nesterov_(nesterov) {
-  for (const auto& p : params_) momentum_.push_back(torch::zeros_like(p, torch::MemoryFormat::Preserve).detach());
-}
-
-void Sgd::step(double lr) {
-  torch::NoGradGuard no_grad;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    auto& p = params_[i];
-    auto& g = p.mutable_grad();
-    if (!g.defined()) continue;
-    auto d = wd_ != 0.0 ? g.add(p, wd_) : g;
-    if (mu_ != 0.0) {
-      auto& b = momentum_[i];
-      b.mul_(mu_).add_(d);
-      d = nesterov_ ? d.add(b, mu_) : b;
-    }
-    p.add_(d, -lr);
-    g.zero_();
-  }
-}
-
 double scheduled_lr(const std::string& schedule, double lr, int64_t step, int64_t steps_per_epoch, int64_t epochs,
                     const std::vector<int64_t>& milestones) {
   const int64_t total = std::max<int64_t>(1, steps_per_epoch * epochs);
@@ -366,9 +344,9 @@ ClassifyResult run_classification(const ClassifyRunOptions& o) {
   const auto device = parse_device(config.get("device"));
   config.set("threads", std::to_string(set_threads(config.get_int("threads"))));  // the count used, for --resume
   model->to(device);
-  Sgd sgd(model->params().tensors(), config.get_double("momentum"), config.get_bool("nesterov"),
-          config.get_double("weight-decay"));
-  OptimizerState state{{"momentum", sgd.momentum()}};
+  meta::Sgd sgd(model->params().tensors(), config.get_double("lr"), config.get_double("momentum"),
+                config.get_bool("nesterov"), config.get_double("weight-decay"));
+  auto state = TrainingState::of(*model, sgd);
 
   // ---- run directory: this process's alone until the run ends ----
   const RunDirLock lock(out, "--out");
@@ -378,7 +356,7 @@ ClassifyResult run_classification(const ClassifyRunOptions& o) {
   CheckpointInfo info;
   int64_t start = 0;
   if (resuming) {
-    info = load_model_checkpoint(last_path, *model, state, /*restore_rng=*/true);
+    info = load_checkpoint(last_path, state, /*restore_rng=*/true);
     start = info.iteration;
     truncate_metrics(metrics_path, start);
     std::cerr << who << ": resuming " << out << " at epoch " << start << "\n";
@@ -388,7 +366,7 @@ ClassifyResult run_classification(const ClassifyRunOptions& o) {
                     "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second\n");
   }
   info.config = config;
-  if (!resuming) save_model_checkpoint(last_path, *model, state, info);  // a last good checkpoint exists from the start
+  if (!resuming) save_checkpoint(last_path, state, info);  // a last good checkpoint exists from the start
 
   const int64_t epochs = config.get_int("epochs"), batch = config.get_int("batch-size");
   const int64_t eval_batch = config.get_int("eval-batch-size"), test_every = config.get_int("test-every");
@@ -440,7 +418,8 @@ ClassifyResult run_classification(const ClassifyRunOptions& o) {
       const auto logits = model->forward(x, train_fo);
       const auto loss = torch::nn::functional::cross_entropy(logits, y);
       loss.backward();
-      sgd.step(lr);
+      sgd.set_lr(lr);
+      sgd.step_from_grad();
       const double l = loss.item<double>();
       if (!std::isfinite(l)) {
         bar.finish("stopped");
@@ -484,7 +463,7 @@ ClassifyResult run_classification(const ClassifyRunOptions& o) {
       if (!csv) throw std::runtime_error("cannot append to '" + metrics_path + "'");
     }
     info.iteration = done;
-    save_model_checkpoint(last_path, *model, state, info);
+    save_checkpoint(last_path, state, info);
     if (o.stop_after > 0 && done - start >= o.stop_after && done < epochs) {
       std::cerr << who << ": stopped after epoch " << done << " (--stop-after); continue with --resume\n";
       r.finished = false;

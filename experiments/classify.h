@@ -28,22 +28,6 @@ namespace experiments {
 torch::Tensor make_batch(const torch::Tensor& images, const torch::Tensor& index, const torch::Tensor& mean,
                          const torch::Tensor& std, int64_t crop_padding, bool flip, at::Generator& gen);
 
-// SGD as torch.optim.SGD (dampening 0): d = g + wd*p; b = mu*b + d; d = nesterov ? d + mu*b : b;
-// p -= lr*d. Momentum buffers start at zero (equal to PyTorch's first-step copy when dampening
-// is 0) so that they can be checkpointed from the first step.
-class Sgd {
- public:
-  Sgd(std::vector<torch::Tensor> params, double momentum, bool nesterov, double weight_decay);
-  // One update from the parameters' .grad() (undefined gradients are skipped), then zeroes them.
-  void step(double lr);
-  std::vector<torch::Tensor>& momentum() { return momentum_; }
-
- private:
-  std::vector<torch::Tensor> params_, momentum_;
-  double mu_, wd_;
-  bool nesterov_;
-};
-
 // The learning rate of global step `step` (0-based) out of `steps_per_epoch * epochs`.
 // cosine: lr * (1 + cos(pi * step / total)) / 2, per step; step: lr * 0.1^k with k the number of
 // `milestones` (epochs) at or below the step's epoch.

@@ -48,38 +48,6 @@ void MamlConfig::validate() const {
   require(multi_step_iterations >= 0, "multi-step-iterations must be >= 0");
 }
 
-// ---- Adam ----
-
-Adam::Adam(std::vector<torch::Tensor> params, double lr, double beta1, double beta2, double eps)
-    : params_(std::move(params)), lr_(lr), beta1_(beta1), beta2_(beta2), eps_(eps) {
-  for (const auto& p : params_) {
-    m_.push_back(torch::zeros_like(p, torch::MemoryFormat::Preserve).detach());
-    v_.push_back(torch::zeros_like(p, torch::MemoryFormat::Preserve).detach());
-  }
-}
-
-void Adam::step(const std::vector<torch::Tensor>& grads) {
-  torch::NoGradGuard no_grad;
-  ++step_;
-  const double bias1 = 1.0 - std::pow(beta1_, static_cast<double>(step_));
-  const double bias2 = 1.0 - std::pow(beta2_, static_cast<double>(step_));
-  const double step_size = lr_ / bias1;
-  const double sqrt_bias2 = std::sqrt(bias2);
-  for (size_t i = 0; i < params_.size(); ++i) {
-    if (i >= grads.size() || !grads[i].defined()) continue;
-    const auto& g = grads[i];
-    m_[i].mul_(beta1_).add_(g, 1.0 - beta1_);
-    v_[i].mul_(beta2_).addcmul_(g, g, 1.0 - beta2_);
-    auto denom = (v_[i].sqrt() / sqrt_bias2).add_(eps_);
-    params_[i].addcdiv_(m_[i], denom, -step_size);
-  }
-}
-
-void Adam::to(const torch::Device& device) {
-  for (auto& t : m_) t = t.to(device);
-  for (auto& t : v_) t = t.to(device);
-}
-
 // ---- Maml ----
 
 Maml::Maml(backbones::Backbone& model, const MamlConfig& config) : model_(model), config_(config) {
@@ -281,20 +249,7 @@ TaskMetrics Maml::meta_step(const torch::Tensor& support_x, const torch::Tensor&
                             const torch::Tensor& query_x, const torch::Tensor& query_y, int64_t iteration) {
   TaskMetrics metrics;
   auto grads = meta_gradient(support_x, support_y, query_x, query_y, iteration, &metrics);
-  if (config_.clip_grad_norm > 0) {
-    torch::NoGradGuard no_grad;
-    std::vector<torch::Tensor> norms;
-    for (const auto& g : grads)
-      if (g.defined()) norms.push_back(g.pow(2).sum());
-    if (!norms.empty()) {
-      const double total = std::sqrt(torch::stack(norms).sum().item<double>());
-      if (total > config_.clip_grad_norm) {
-        const double scale = config_.clip_grad_norm / (total + 1e-6);
-        for (auto& g : grads)
-          if (g.defined()) g.mul_(scale);
-      }
-    }
-  }
+  clip_grad_norm(grads, config_.clip_grad_norm);
   optimizer_->set_lr(meta_lr_at(iteration));
   optimizer_->step(grads);
   return metrics;

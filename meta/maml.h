@@ -10,6 +10,7 @@
 // moved to the model's device.
 
 #include "backbones/backbone.h"
+#include "meta/optim.h"
 
 #include <torch/types.h>
 
@@ -47,28 +48,6 @@ struct MamlConfig {
 struct TaskMetrics {
   double loss = 0.0;       // query loss after adaptation (mean over tasks)
   double accuracy = 0.0;   // query accuracy in [0, 1] (mean over tasks)
-};
-
-// A minimal Adam whose state is plain tensors (checkpointable, on any device).
-class Adam {
- public:
-  Adam(std::vector<torch::Tensor> params, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8);
-  void step(const std::vector<torch::Tensor>& grads);  // grads aligned with params (undefined = skip)
-  void set_lr(double lr) { lr_ = lr; }
-  double lr() const { return lr_; }
-  int64_t steps() const { return step_; }
-  // State for checkpoints: exp_avg and exp_avg_sq per parameter, and the step count.
-  std::vector<torch::Tensor>& exp_avg() { return m_; }
-  std::vector<torch::Tensor>& exp_avg_sq() { return v_; }
-  void set_steps(int64_t s) { step_ = s; }
-  // Rebinds to the same parameters after a device move (state moved along).
-  void to(const torch::Device& device);
-  void rebind(std::vector<torch::Tensor> params) { params_ = std::move(params); }
-
- private:
-  std::vector<torch::Tensor> params_, m_, v_;
-  double lr_, beta1_, beta2_, eps_;
-  int64_t step_ = 0;
 };
 
 class Maml {

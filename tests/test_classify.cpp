@@ -9,6 +9,7 @@
 #include "experiments/classify.h"
 #include "experiments/cli.h"
 #include "experiments/commands.h"
+#include "meta/optim.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -168,25 +169,25 @@ TEST(ClassifyPieces, SgdMatchesTorchOptimSgd) {
   //   step 2: d = [0.5886, -1.20095], b = [1.1286, -1.15595], d' = [1.60434, -2.241305],
   //           p = [0.725566, -1.7853695]
   auto p = torch::tensor({1.0, -2.0}, torch::kDouble).requires_grad_(true);
-  experiments::Sgd nesterov({p}, 0.9, true, 0.1);
+  meta::Sgd nesterov({p}, 0.1, 0.9, true, 0.1);
   p.mutable_grad() = torch::tensor({0.5, 0.25}, torch::kDouble);
-  nesterov.step(0.1);
+  nesterov.step_from_grad();
   EXPECT_NEAR(p[0].item<double>(), 0.886, 1e-12);
   EXPECT_NEAR(p[1].item<double>(), -2.0095, 1e-12);
   EXPECT_EQ(p.grad().abs().sum().item<double>(), 0.0);  // step() zeroes the gradient
   p.mutable_grad() = torch::tensor({0.5, -1.0}, torch::kDouble);
-  nesterov.step(0.1);
+  nesterov.step_from_grad();
   EXPECT_NEAR(p[0].item<double>(), 0.725566, 1e-12);
   EXPECT_NEAR(p[1].item<double>(), -1.7853695, 1e-12);
 
   // Plain momentum, no decay: b = [0.5, 0.25] -> p = [0.95, -2.025]; b = [0.95, -0.775] ->
   // p = [0.855, -1.9475].
   auto q = torch::tensor({1.0, -2.0}, torch::kDouble).requires_grad_(true);
-  experiments::Sgd heavy({q}, 0.9, false, 0.0);
+  meta::Sgd heavy({q}, 0.1, 0.9, false, 0.0);
   q.mutable_grad() = torch::tensor({0.5, 0.25}, torch::kDouble);
-  heavy.step(0.1);
+  heavy.step_from_grad();
   q.mutable_grad() = torch::tensor({0.5, -1.0}, torch::kDouble);
-  heavy.step(0.1);
+  heavy.step_from_grad();
   EXPECT_NEAR(q[0].item<double>(), 0.855, 1e-12);
   EXPECT_NEAR(q[1].item<double>(), -1.9475, 1e-12);
   EXPECT_NEAR(heavy.momentum()[0][1].item<double>(), -0.775, 1e-12);
@@ -259,7 +260,7 @@ TEST(ClassifyPieces, AFewStepsReduceTheTrainingLoss) {
   train.training = true;
   train.bn = backbones::BnMode::kRunning;
   train.update_running_stats = true;
-  experiments::Sgd sgd(model->params().tensors(), 0.9, false, 5e-4);
+  meta::Sgd sgd(model->params().tensors(), 0.05, 0.9, false, 5e-4);
   auto loss_now = [&] {
     torch::NoGradGuard g;
     return torch::nn::functional::cross_entropy(model->forward(x, train), labels).item<double>();
@@ -268,7 +269,7 @@ TEST(ClassifyPieces, AFewStepsReduceTheTrainingLoss) {
   for (int step = 0; step < 15; ++step) {
     auto loss = torch::nn::functional::cross_entropy(model->forward(x, train), labels);
     loss.backward();
-    sgd.step(0.05);
+    sgd.step_from_grad();
   }
   const double after = loss_now();
   EXPECT_LT(after, 0.7 * before) << "before " << before << " after " << after;
