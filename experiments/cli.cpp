@@ -1,5 +1,8 @@
 #include "experiments/cli.h"
 
+#include "experiments/runs/ini.h"
+#include "experiments/runs/settings.h"
+
 #include "acdc/conv_options.h"
 #include "backbones/registry.h"
 
@@ -15,12 +18,16 @@
 
 namespace experiments {
 
-std::ifstream open_config_file(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw UsageError("--config " + path + " is a directory, not an INI file");
-  std::ifstream in(path);
-  if (!in) throw UsageError("--config: cannot open '" + path + "'");
-  return in;
+std::set<std::string> explicit_keys(const po::variables_map& vm) {
+  std::set<std::string> out;
+  for (const auto& [key, value] : vm) {
+    if (!value.defaulted()) out.insert(key);
+  }
+  return out;
+}
+
+bool explicitly_given(const po::variables_map& vm, const std::string& key) {
+  return vm.count(key) != 0 && !vm[key].defaulted();
 }
 
 bool parse_args(const std::string& command, const std::string& usage, const std::vector<std::string>& args,
@@ -48,8 +55,12 @@ bool parse_args(const std::string& command, const std::string& usage, const std:
       return false;
     }
     if (config_flag && vm.count("config")) {
-      std::ifstream in = open_config_file(vm["config"].as<std::string>());
-      po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
+      const auto file = read_ini_file(vm["config"].as<std::string>(), "--config");
+      if (!file.sections.empty()) {
+        throw UsageError(file.source + ": [" + file.sections.front().name +
+                         "]: a --config file has no sections (sections are for classify --sweep files)");
+      }
+      store_entries(file.top, desc, vm, file.source);
     }
     po::notify(vm);
   } catch (const po::unknown_option& e) {
@@ -60,51 +71,33 @@ bool parse_args(const std::string& command, const std::string& usage, const std:
   return true;
 }
 
+namespace {
+
+const SettingsTable<ModelSettings>& model_settings() {
+  static const auto table = [] {
+    SettingsTable<ModelSettings> t;
+    add_model_settings(t);
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace
+
 void add_model_options(po::options_description& desc, const std::string& default_backbone, int64_t default_classes,
                        int64_t default_image_size) {
-  std::string conv_help = "conv type: ";
-  for (const auto& n : acdc::conv_type_names()) conv_help += n + (n == "acdc-g-net" ? "" : ", ");
-  desc.add_options()
-      ("backbone", po::value<std::string>()->default_value(default_backbone),
-       ("network: " + backbones::backbone_list()).c_str())
-      ("conv", po::value<std::string>()->default_value("standard"), conv_help.c_str())
-      ("atoms", po::value<int64_t>()->default_value(8), "dictionary atoms per layer (m)")
-      ("group-size", po::value<int64_t>()->default_value(64), "channels per group for acdc-g-* (s)")
-      ("atom-drop", po::value<double>()->default_value(0.0), "training-only atom-drop rate (p, paper: 0.1)")
-      ("atom-init", po::value<std::string>()->default_value("normal"), "atom initialisation: normal, dct")
-      ("classes", po::value<int64_t>()->default_value(default_classes), "classes of the linear head")
-      ("channels", po::value<int64_t>()->default_value(3), "input channels (1 or 3)")
-      ("image-size", po::value<int64_t>()->default_value(default_image_size), "input height = width in pixels")
-      ("width", po::value<int64_t>()->default_value(64), "conv4 filters per layer");
+  ModelSettings defaults;
+  defaults.backbone = default_backbone;
+  defaults.classes = default_classes;
+  defaults.image_size = default_image_size;
+  model_settings().add_options(desc, defaults);
 }
 
 backbones::BackboneOptions model_options(const po::variables_map& vm) {
-  backbones::BackboneOptions o;
-  try {
-    o.name = vm["backbone"].as<std::string>();
-    o.conv.type = acdc::parse_conv_type(vm["conv"].as<std::string>());
-    o.conv.atom_init = acdc::parse_atom_init(vm["atom-init"].as<std::string>());
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(e.what());
-  }
-  o.conv.atoms = vm["atoms"].as<int64_t>();
-  o.conv.group_size = vm["group-size"].as<int64_t>();
-  o.conv.atom_drop = vm["atom-drop"].as<double>();
-  o.classes = vm["classes"].as<int64_t>();
-  o.in_channels = vm["channels"].as<int64_t>();
-  o.image_size = vm["image-size"].as<int64_t>();
-  o.width = vm["width"].as<int64_t>();
-  if (o.conv.atoms < 1) throw UsageError("--atoms must be at least 1, got " + std::to_string(o.conv.atoms));
-  if (o.conv.group_size < 1) throw UsageError("--group-size must be at least 1, got " + std::to_string(o.conv.group_size));
-  if (!(o.conv.atom_drop >= 0 && o.conv.atom_drop < 1)) {
-    throw UsageError("--atom-drop must be in [0, 1), got " + std::to_string(o.conv.atom_drop));
-  }
-  if (o.classes < 1) throw UsageError("--classes must be at least 1, got " + std::to_string(o.classes));
-  if (o.in_channels != 1 && o.in_channels != 3) {
-    throw UsageError("--channels must be 1 or 3, got " + std::to_string(o.in_channels));
-  }
-  if (o.image_size < 1) throw UsageError("--image-size must be positive, got " + std::to_string(o.image_size));
-  return o;
+  const auto s = model_settings().from_options(vm);
+  if (s.classes < 1) throw UsageError("--classes must be at least 1, got " + std::to_string(s.classes));
+  if (s.image_size < 1) throw UsageError("--image-size must be positive, got " + std::to_string(s.image_size));
+  return s.backbone_options();
 }
 
 // ---- Json ----

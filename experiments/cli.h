@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -40,9 +41,9 @@ const std::vector<Command>& commands();
 bool parse_args(const std::string& command, const std::string& usage, const std::vector<std::string>& args,
                 po::options_description& desc, po::variables_map& vm, bool config_flag = false);
 
-// Opens a --config INI file; throws UsageError naming the path when it is missing, unreadable or
-// a directory.
-std::ifstream open_config_file(const std::string& path);
+// The options given on the command line or in --config (not left at their defaults).
+std::set<std::string> explicit_keys(const po::variables_map& vm);
+bool explicitly_given(const po::variables_map& vm, const std::string& key);
 
 // --backbone --conv --atoms --group-size --atom-drop --atom-init --classes --channels
 // --image-size --width

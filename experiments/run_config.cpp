@@ -1,5 +1,8 @@
 #include "experiments/run_config.h"
 
+#include "experiments/runs/ini.h"
+#include "experiments/runs/settings.h"
+
 #include "datasets/atomic_file.h"
 
 #include <boost/any.hpp>
@@ -26,13 +29,6 @@ std::string format_double(double v) {
 
 namespace {
 
-std::string trim(const std::string& s) {
-  const auto begin = s.find_first_not_of(" \t\r");
-  if (begin == std::string::npos) return "";
-  const auto end = s.find_last_not_of(" \t\r");
-  return s.substr(begin, end - begin + 1);
-}
-
 std::string any_to_string(const boost::any& value, const std::string& key) {
   if (value.empty()) return "";
   if (const auto* s = boost::any_cast<std::string>(&value)) return *s;
@@ -56,21 +52,19 @@ RunConfig RunConfig::from_options(const po::variables_map& vm, const std::vector
 }
 
 RunConfig RunConfig::parse_ini(const std::string& text, const std::string& source) {
+  std::istringstream in(text);
+  IniFile file;
+  try {
+    file = read_ini(in, source);
+  } catch (const UsageError& e) {
+    throw std::invalid_argument(e.what());
+  }
+  if (!file.sections.empty()) {
+    throw std::invalid_argument(source + ": [" + file.sections.front().name + "]: a run configuration has no sections");
+  }
   RunConfig config;
   config.source = source;
-  std::istringstream in(text);
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    const auto t = trim(line);
-    if (t.empty() || t[0] == '#' || t[0] == ';') continue;
-    const auto eq = t.find('=');
-    if (eq == std::string::npos) {
-      throw std::invalid_argument(source + " line " + std::to_string(number) + ": expected 'key = value', got '" + t + "'");
-    }
-    config.set(trim(t.substr(0, eq)), trim(t.substr(eq + 1)));
-  }
+  for (const auto& [key, value] : file.top) config.set(key, value);
   return config;
 }
 
@@ -161,45 +155,9 @@ void truncate_metrics(const std::string& path, int64_t last) {
   write_text_file(path, kept);
 }
 
-backbones::BackboneOptions backbone_options(const RunConfig& c) {
-  backbones::BackboneOptions o;
-  o.name = c.get("backbone");
-  o.conv.type = acdc::parse_conv_type(c.get("conv"));
-  o.conv.atoms = c.get_int("atoms");
-  o.conv.group_size = c.get_int("group-size");
-  o.conv.atom_drop = c.get_double("atom-drop");
-  o.conv.atom_init = acdc::parse_atom_init(c.get("atom-init"));
-  o.conv.validate();
-  o.classes = c.get_int("ways");
-  o.in_channels = c.get_int("channels");
-  o.image_size = c.get_int("image-size");
-  o.width = c.get_int("width");
-  // Per-step statistics: one set per training inner step plus the query pass after the last;
-  // evaluation beyond the trained steps uses the last set (the engine clamps the index).
-  o.bn_steps = backbones::parse_bn_mode(c.get("bn")) == backbones::BnMode::kPerStep ? c.get_int("inner-steps") + 1 : 1;
-  return o;
-}
+backbones::BackboneOptions backbone_options(const RunConfig& c) { return meta_train_settings().from_config(c).network(); }
 
-meta::MamlConfig maml_config(const RunConfig& c) {
-  meta::MamlConfig m;
-  m.inner_steps = c.get_int("inner-steps");
-  m.inner_steps_test = c.get_int("inner-steps-test");
-  m.inner_lr = c.get_double("inner-lr");
-  m.learn_inner_lr = c.get_bool("learn-inner-lr");
-  m.first_order = c.get_bool("first-order");
-  m.anneal_first_order = c.get_int("anneal-first-order");
-  m.inner_params = backbones::parse_param_filter(c.get("inner-params"));
-  m.multi_step_loss = c.get_bool("multi-step-loss");
-  m.multi_step_iterations = c.get_int("multi-step-iterations");
-  m.meta_lr = c.get_double("meta-lr");
-  m.clip_grad_norm = c.get_double("clip-grad");
-  m.cosine_schedule = c.get_bool("cosine");
-  m.min_meta_lr = c.get_double("min-meta-lr");
-  m.iterations = c.get_int("iterations");
-  m.bn = backbones::parse_bn_mode(c.get("bn"));
-  m.validate();
-  return m;
-}
+meta::MamlConfig maml_config(const RunConfig& c) { return meta_train_settings().from_config(c).maml(); }
 
 std::string order_description(const meta::MamlConfig& m) {
   if (m.first_order) return "first";

@@ -1,0 +1,200 @@
+#include "experiments/training/meta_training.h"
+
+#include "backbones/registry.h"
+#include "datasets/dataset.h"
+#include "episodes/prefetch.h"
+#include "episodes/sampler.h"
+#include "experiments/checkpoint.h"
+#include "experiments/fewshot.h"
+#include "experiments/runs/run_directory.h"
+#include "experiments/training/loop.h"
+
+#include <torch/torch.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+namespace experiments {
+
+const std::vector<std::string> kMetaTrainResumeMayChange = {"device"};
+
+namespace {
+
+std::string fixed(double v, int precision) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(precision) << v;
+  return s.str();
+}
+
+}  // namespace
+
+void meta_train(const MetaTrainRequest& request) {
+  const auto& table = meta_train_settings();
+  RunDirectory run(request.out);
+  const bool resume = request.resume;
+
+  // ---- the settings: as given, or the run's own for --resume ----
+  MetaTrainSettings s = request.settings;
+  CheckpointInfo resumed;
+  if (resume) {
+    run.require_checkpoint();
+    resumed = read_checkpoint_info(run.last());
+    const auto merged = resume_config(resumed.config, table.to_config(request.settings), request.explicit_keys,
+                                      kMetaTrainResumeMayChange, request.out, "");
+    s = table.from_config(merged);
+  } else {
+    if (request.explicit_keys.count("classes") && s.classes != s.ways) {
+      throw UsageError("--classes " + std::to_string(s.classes) + " differs from --ways " + std::to_string(s.ways) +
+                       " (the head has one output per way)");
+    }
+    s.classes = s.ways;
+  }
+  const auto maml_config = s.maml();
+  const auto device = parse_device(s.device);
+  s.threads = set_threads(s.threads);  // the count used, so that --resume uses it again
+  // A directory that exists may be in another process's hands: say so before anything else.
+  if (std::filesystem::is_directory(request.out)) run.lock(/*fresh=*/!resume);
+  if (!resume) run.refuse_existing_run();
+
+  // ---- data ----
+  datasets::LoadOptions load;
+  load.image_size = s.image_size;
+  const auto data = datasets::load_dataset(s.dataset, load);
+  if (s.image_size == 0) s.image_size = data.height();
+  if (!resume && request.explicit_keys.count("channels") && s.channels != data.channels()) {
+    throw UsageError("--channels " + std::to_string(s.channels) + " differs from the " +
+                     std::to_string(data.channels()) + " channels of " + data.source);
+  }
+  if (!resume) s.channels = data.channels();
+  for (const char* split : {"train", "val"}) {
+    const auto& part = data.split(split);
+    if (part.size() > 0 && s.ways > part.num_classes()) {
+      throw UsageError("--ways " + std::to_string(s.ways) + " is more than the " + std::to_string(part.num_classes()) +
+                       " classes of the " + split + " split of " + data.source);
+    }
+  }
+
+  // ---- model and engine (every seed-dependent draw starts from --seed) ----
+  torch::manual_seed(static_cast<uint64_t>(s.seed));
+  std::unique_ptr<backbones::Backbone> model;
+  try {
+    model = backbones::make_backbone(s.network());
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("--backbone " + s.backbone + ": " + e.what());
+  }
+  meta::Maml maml(*model, maml_config);
+  maml.to(device);
+
+  episodes::EpisodeConfig train_cfg;
+  train_cfg.ways = s.ways;
+  train_cfg.shots = s.shots;
+  train_cfg.queries = s.queries;
+  train_cfg.seed = static_cast<uint64_t>(s.seed);
+  train_cfg.augment = s.augment;
+  train_cfg.normalization = datasets::normalization_for(data);
+  const episodes::EpisodeSampler train_sampler(data.train, "train", train_cfg);
+  const bool have_val = data.val.size() > 0;
+  auto val_cfg = train_cfg;
+  val_cfg.augment = false;
+  val_cfg.seed = static_cast<uint64_t>(s.seed) + 1;  // fixed validation episodes, distinct from training
+  std::unique_ptr<episodes::EpisodeSampler> val_sampler;
+  if (have_val) val_sampler = std::make_unique<episodes::EpisodeSampler>(data.val, "val", val_cfg);
+
+  // ---- run directory: this process's alone until it exits ----
+  run.lock(/*fresh=*/!resume);
+  const auto config = table.to_config(s);
+  CheckpointInfo info;
+  info.config = config;
+  const std::vector<std::string> columns = {"iteration", "loss", "accuracy", "meta_lr", "second_order",
+                                            "seconds", "val_accuracy", "val_ci95"};
+  MetricsWriter metrics(run, columns);
+  int64_t start = 0;
+  if (resume) {
+    info = load_checkpoint(run.last(), maml, /*restore_rng=*/true);
+    info.config = config;
+    start = info.iteration;
+    run.resume_at(start);
+    std::cerr << "resuming " << request.out << " at iteration " << start << "\n";
+  } else {
+    run.start(config, metrics.header());
+    save_checkpoint(run.last(), maml, info);  // a last good checkpoint exists from the start
+  }
+  const int64_t iterations = s.iterations, tasks = s.meta_batch;
+
+  std::cerr << "train: " << s.backbone << " (" << acdc::to_string(s.conv) << ", width " << s.width << ", "
+            << model->num_params() << " parameters) on " << data.source << ", " << s.ways << "-way " << s.shots
+            << "-shot, " << iterations << " iterations x " << tasks << " tasks, " << s.threads << " threads, "
+            << device.str() << "\n";
+
+  // ---- the loop: a unit is one meta-iteration ----
+  ProgressBar bar("train", iterations);
+  const auto t0 = std::chrono::steady_clock::now();
+  double loss_avg = 0.0, acc_avg = 0.0;  // exponential moving averages for the bar
+  std::unique_ptr<episodes::Prefetcher> prefetch;
+  if (start < iterations) {
+    prefetch = std::make_unique<episodes::Prefetcher>(train_sampler, start * tasks, tasks, /*threads=*/1, /*depth=*/4);
+  }
+  auto step = [&](Unit& unit) {
+    const auto batch = prefetch->next();
+    const int64_t it = unit.index;
+    const auto m = maml.meta_step(batch.support_x, batch.support_y, batch.query_x, batch.query_y, it);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    unit.loss = m.loss;
+    unit.accuracy = m.accuracy;
+    unit.cells = {{"iteration", std::to_string(unit.done())},
+                  {"loss", format_double(m.loss)},
+                  {"accuracy", format_double(m.accuracy)},
+                  {"meta_lr", format_double(maml.meta_lr_at(it))},
+                  {"second_order", maml.first_order_at(it) ? "0" : "1"},
+                  {"seconds", fixed(seconds, 3)}};
+  };
+  Evaluation validation(
+      s.val_every, iterations,
+      [&](Unit& unit) -> double {
+        if (!have_val) return std::nan("");
+        const auto acc = summarize(run_episodes(maml, *val_sampler, 0, s.val_episodes, -1));
+        unit.cells["val_accuracy"] = format_double(acc.accuracy);
+        unit.cells["val_ci95"] = format_double(acc.ci95);
+        const bool best = acc.accuracy / 100.0 > info.best_val_accuracy;
+        std::cerr << (isatty(STDERR_FILENO) ? "\r\033[K" : "") << "iteration " << unit.done() << ": val accuracy "
+                  << fixed(acc.accuracy, 2) << " ± " << fixed(acc.ci95, 2) << " %" << (best ? " (best)" : "") << "\n";
+        return acc.accuracy / 100.0;
+      },
+      info, /*track_best=*/true);
+  Checkpointer checkpoints(run, TrainingState::of(maml), info, /*every_unit=*/false, /*keep_best=*/true, tasks);
+  Progress progress(bar, [&](const Unit& unit) {
+    loss_avg = unit.index == start ? unit.loss : 0.9 * loss_avg + 0.1 * unit.loss;
+    acc_avg = unit.index == start ? unit.accuracy : 0.9 * acc_avg + 0.1 * unit.accuracy;
+    return "loss " + fixed(loss_avg, 3) + " query acc " + fixed(100.0 * acc_avg, 1) + "%";
+  });
+  StopAfter stop(request.stop_after, start, iterations, [&](const Unit& unit) {
+    return "\nstopped after iteration " + std::to_string(unit.done()) +
+           " (--stop-after); the last checkpoint is at iteration " + std::to_string(info.iteration) + "\n";
+  });
+  LoopOptions loop;
+  loop.start = start;
+  loop.total = iterations;
+  loop.unit_name = "iteration";
+  loop.loss_name = "query loss";
+  const std::string last_path = run.last();
+  loop.last_checkpoint = &last_path;
+  loop.info = &info;
+  loop.hint = "try a lower --inner-lr / --meta-lr or --clip-grad";
+  const int64_t done = run_training(loop, step, {&validation, &metrics, &checkpoints, &progress, &stop});
+  if (done < iterations) return;  // --stop-after
+
+  bar.finish("loss " + fixed(loss_avg, 3) + " query acc " + fixed(100.0 * acc_avg, 1) + "%");
+  std::cout << "trained " << request.out << ": " << iterations << " iterations";
+  if (have_val && info.best_val_accuracy >= 0) {
+    std::cout << ", best validation accuracy " << fixed(100.0 * info.best_val_accuracy, 2) << " % at iteration "
+              << info.best_iteration;
+  }
+  std::cout << "\ncheckpoints: " << run.best() << ", " << run.last() << "\n";
+}
+
+}  // namespace experiments

@@ -1,0 +1,29 @@
+#pragma once
+// Meta-training (`acdc-meta train`): MAML over episodes of a few-shot split, in a run directory
+// (experiments/runs/run_directory.h) driven by the one training loop (loop.h): a unit is a
+// meta-iteration; validation and checkpoints every --val-every iterations. Iteration i always
+// trains on episodes i*T..i*T+T-1 of (seed, train split) and the CPU generator (atom-drop) is
+// checkpointed, so --resume ends bit-identical to an uninterrupted run.
+
+#include "experiments/runs/settings.h"
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+namespace experiments {
+
+struct MetaTrainRequest {
+  MetaTrainSettings settings;           // as given (flags over --config over defaults)
+  std::set<std::string> explicit_keys;  // settings given on the command line or in --config
+  std::string out;                      // run directory
+  bool resume = false;
+  int64_t stop_after = 0;               // iterations of this invocation before stopping as a kill would (0 = off)
+};
+
+// Keys a resumed run takes from the command line rather than from the saved configuration.
+extern const std::vector<std::string> kMetaTrainResumeMayChange;
+
+void meta_train(const MetaTrainRequest& request);
+
+}  // namespace experiments

@@ -1,0 +1,116 @@
+#include "experiments/training/sweep.h"
+
+#include "experiments/classify.h"
+#include "experiments/fewshot.h"
+#include "experiments/output_paths.h"
+#include "experiments/runs/sweep.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace experiments {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string sweep_notes(const ClassifySettings& c, const ClassifyResult& first) {
+  std::ostringstream n;
+  n << "Settings: " << c.epochs << " epochs, batch " << c.batch_size << ", SGD lr " << format_double(c.lr) << " ("
+    << c.schedule << "), momentum " << format_double(c.momentum) << (c.nesterov ? " (Nesterov)" : "")
+    << ", weight decay " << format_double(c.weight_decay) << ", atom-drop " << format_double(c.atom_drop)
+    << (c.augment ? ", augment (crop + flip)" : ", no augmentation") << ", seed " << c.seed
+    << ". Test error = 100 − accuracy on the whole test split after the last epoch (no model selection on test); "
+    << "MACs per image of " << first.backbone << " at the dataset's image size, kernel reconstruction excluded.";
+  return n.str();
+}
+
+}  // namespace
+
+int run_sweep(SweepRequest request) {
+  const auto& path = request.path;
+  std::set<std::string> dirs;
+  for (auto& v : request.variants) {
+    if (!dirs.insert(variant_slug(v.label)).second) {
+      throw UsageError(path + ": two variants share the directory name " + variant_slug(v.label));
+    }
+  }
+  const auto& first = request.variants.front().settings;
+  parse_device(first.device);
+  set_threads(first.threads);
+  const RunDirLock lock(request.out, "--out");  // the report files; each variant's directory has its own lock
+
+  // One load per (dataset, image size), shared by the variants.
+  std::map<std::pair<std::string, int64_t>, datasets::Dataset> data;
+  auto data_for = [&](const ClassifySettings& c) -> const datasets::Dataset& {
+    const auto key = std::make_pair(c.dataset, c.image_size);
+    auto it = data.find(key);
+    if (it == data.end()) {
+      datasets::LoadOptions load;
+      load.image_size = key.second;
+      it = data.emplace(key, datasets::load_classification_dataset(key.first, load)).first;
+    }
+    return it->second;
+  };
+  // Models are built (not trained) first, so that a bad backbone/conv combination stops the
+  // sweep before hours of training.
+  for (auto& o : request.variants) {
+    o.out = run_file(request.out, variant_slug(o.label));
+    o.resume = request.resume;
+    o.fresh_if_missing = true;
+    o.data = &data_for(o.settings);
+    o.plan_only = true;
+    try {
+      run_classification(o);
+    } catch (const UsageError& e) {
+      throw UsageError(path + " [" + o.label + "]: " + e.what());
+    }
+    o.plan_only = false;
+    o.stop_after = request.stop_after;
+    if (!request.resume && (fs::exists(run_file(o.out, "last.h5")) || fs::exists(run_file(o.out, "metrics.csv")))) {
+      throw UsageError("--out " + request.out + " already holds a sweep (" + o.out +
+                       "); pass --resume to continue it, or remove the directory");
+    }
+  }
+
+  std::vector<ClassifyResult> rows;
+  ReportInfo info;
+  info.command = request.command;
+  const auto& first_data = *request.variants.front().data;
+  info.title = first.backbone + " on " + first_data.source;
+  const std::string svg_title = first.backbone + " on " + first_data.kind + ": test error vs parameters";
+  auto all_json = [&] {
+    auto all = nlohmann::ordered_json::array();
+    for (const auto& row : rows) all.push_back(nlohmann::ordered_json::parse(results_json(row)));
+    return all.dump(2);
+  };
+  for (size_t i = 0; i < request.variants.size(); ++i) {
+    const auto& o = request.variants[i];
+    std::cerr << "sweep: variant " << (i + 1) << "/" << request.variants.size() << ": " << o.label << "\n";
+    if (!run_classification(o).finished) return 0;  // --stop-after
+    // Rows come from the variant's results.json, so a resumed sweep writes the same report.
+    rows.push_back(read_results(o.out));
+    // The report grows after every variant, so an interrupted sweep still shows what it has.
+    info.notes = sweep_notes(first, rows.front());
+    write_text_file(run_file(request.out, "results.md"), results_markdown(rows, info));
+    write_text_file(run_file(request.out, "results.csv"), results_csv(rows));
+    write_text_file(run_file(request.out, "results.svg"), results_svg(rows, svg_title));
+    write_text_file(run_file(request.out, "results.json"), all_json() + "\n");
+    if (!request.json) print_result(rows.back());
+  }
+  if (request.json) {
+    std::cout << all_json() << "\n";
+  } else {
+    std::cout << "\n" << results_markdown(rows, {}) << "\nreport: " << run_file(request.out, "results.md") << ", "
+              << run_file(request.out, "results.csv") << ", " << run_file(request.out, "results.svg") << "\n";
+  }
+  return 0;
+}
+
+}  // namespace experiments
