@@ -1,10 +1,12 @@
 #include "experiments/classify.h"
 
 #include "backbones/registry.h"
-#include "datasets/atomic_file.h"
+#include "datasets/storage/atomic_file.h"
 #include "experiments/checkpoint.h"
+#include "experiments/cli.h"
 #include "experiments/fewshot.h"
 #include "experiments/output_paths.h"
+#include "experiments/report/progress.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>

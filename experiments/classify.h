@@ -6,7 +6,7 @@
 
 #include "backbones/backbone.h"
 #include "datasets/dataset.h"
-#include "experiments/cli.h"
+#include "experiments/legacy_json.h"
 #include "experiments/run_config.h"
 
 #include <ATen/core/Generator.h>

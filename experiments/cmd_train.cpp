@@ -4,7 +4,7 @@
 // Iteration i always trains on episodes i*T..i*T+T-1 of (seed, train split) and the CPU
 // generator (atom-drop) is checkpointed, so --resume ends bit-identical to an uninterrupted run.
 
-#include "datasets/atomic_file.h"
+#include "datasets/storage/atomic_file.h"
 #include "datasets/dataset.h"
 #include "episodes/prefetch.h"
 #include "episodes/sampler.h"
@@ -13,6 +13,7 @@
 #include "experiments/commands.h"
 #include "experiments/fewshot.h"
 #include "experiments/output_paths.h"
+#include "experiments/report/progress.h"
 #include "experiments/run_config.h"
 #include "backbones/registry.h"
 

@@ -1,6 +1,6 @@
 #include "experiments/run_config.h"
 
-#include "datasets/atomic_file.h"
+#include "datasets/storage/atomic_file.h"
 
 #include <boost/any.hpp>
 
@@ -133,7 +133,7 @@ std::string RunConfig::to_ini() const {
 void RunConfig::write_ini(const std::string& path) const { write_text_file(path, to_ini()); }
 
 void write_text_file(const std::string& path, const std::string& text) {
-  datasets::AtomicFile file(path);
+  storage::AtomicFile file(path);
   {
     std::ofstream out(file.temp_path(), std::ios::trunc | std::ios::binary);
     out << text;
