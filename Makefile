@@ -10,6 +10,7 @@ BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
 
 DEB_PACKAGES := libtorch-dev libopencv-dev libboost-program-options-dev libhdf5-dev \
+                nlohmann-json3-dev libfmt-dev \
                 libgtest-dev libgmock-dev cmake dataset-fashion-mnist libopenblas0-openmp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CMAKE_PREFIX := $(if $(TORCH_PREFIX),-DCMAKE_PREFIX_PATH=$(TORCH_PREFIX),)
@@ -62,7 +63,7 @@ run: deps build
 #                            memcpy interceptor) on corrupted files: HDF5's bugs, not ours (see the file).
 #   halt_on_error=1 (UBSan)  undefined behaviour fails the test instead of printing and going on.
 SANITIZE_DIR ?= build-sanitize
-SANITIZE_TESTS ?= test_acdc test_datasets test_episodes test_fuzz
+SANITIZE_TESTS ?= test_acdc test_storage test_datasets test_episodes test_fuzz
 SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 SANITIZE_ENV := ASAN_OPTIONS=detect_leaks=0:alloc_dealloc_mismatch=0:allocator_may_return_null=1:abort_on_error=1:suppressions=$(CURDIR)/tests/asan.supp \
                 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -1,7 +1,7 @@
 // The project's HDF5 dataset cache: write (atomically) and read back with checks.
 
-#include "datasets/atomic_file.h"
-#include "datasets/h5.h"
+#include "datasets/storage/atomic_file.h"
+#include "datasets/storage/h5.h"
 #include "datasets/source.h"
 
 #include <torch/torch.h>
@@ -47,9 +47,9 @@ void write_cache(const Source& s, const std::string& path, const std::function<v
     }
     total += p.data.images.size(0);
   }
-  AtomicFile out(path);
+  storage::AtomicFile out(path);
   {
-    H5File f = H5File::create(out.temp_path());
+    storage::H5File f = storage::H5File::create(out.temp_path());
     std::vector<std::string> names;
     int64_t written = 0;
     for (const auto& p : s.parts) {
@@ -82,7 +82,7 @@ void write_cache(const Source& s, const std::string& path, const std::function<v
 }
 
 Source read_cache(const std::string& path, const LoadOptions& options) {
-  const H5File f = H5File::open(path);
+  const storage::H5File f = storage::H5File::open(path);
   auto bad = [&](const std::string& what) { return DataError("h5: '" + path + "' " + what); };
   if (!f.has_attr("/", "format")) {
     std::string hint;

@@ -7,6 +7,8 @@
 // --dataset syntax:  fashion-mnist[:DIR]  mnist:DIR  miniimagenet:DIR  cifar10:DIR
 //                    cifar100:DIR  tinyimagenet:DIR  folder:DIR  h5:FILE
 
+#include "datasets/storage/error.h"
+
 #include <torch/types.h>
 
 #include <cstdint>
@@ -18,10 +20,9 @@
 namespace datasets {
 
 // Bad input data (missing file, corrupt record, wrong layout): the message names the file,
-// row or class and what is wrong. An invalid_argument, so the CLI exits 2.
-struct DataError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
-};
+// row or class and what is wrong. An invalid_argument, so the CLI exits 2. The same type as the
+// storage library's errors, so a damaged HDF5 file under a cache is a DataError too.
+using DataError = storage::FileError;
 
 struct Split {
   torch::Tensor images;                  // uint8 [N, H, W, C], CPU, contiguous

@@ -1,7 +1,7 @@
 // Image-file sources: miniImageNet (Ravi CSVs + images/, class folders, torchmeta HDF5),
 // TinyImageNet, and a generic class-folder set.
 
-#include "datasets/h5.h"
+#include "datasets/storage/h5.h"
 #include "datasets/internal/readers.h"
 
 #include <torch/torch.h>
@@ -102,7 +102,7 @@ Split read_torchmeta(const std::string& root, const std::string& split) {
   if (!is_file(json_path)) throw DataError("miniimagenet: torchmeta file '" + json_path + "' is missing");
   const auto names = parse_json_string_list(read_text(json_path), json_path);
   if (names.empty()) throw DataError("miniimagenet: '" + json_path + "' lists no classes");
-  const H5File f = H5File::open(h5_path);
+  const storage::H5File f = storage::H5File::open(h5_path);
   std::vector<torch::Tensor> images, labels;
   for (size_t c = 0; c < names.size(); ++c) {
     const std::string ds = "datasets/" + names[c];

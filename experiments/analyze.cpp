@@ -1,11 +1,14 @@
 #include "experiments/analyze.h"
 
-#include "datasets/atomic_file.h"
 #include "datasets/dataset.h"
-#include "datasets/h5.h"
+#include "datasets/storage/atomic_file.h"
+#include "datasets/storage/h5.h"
 #include "experiments/checkpoint.h"
+#include "experiments/cli.h"
+#include "experiments/report/numbers.h"
 #include "experiments/run_config.h"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #ifdef ACDC_META_HAVE_OPENCV
@@ -18,20 +21,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
 #include <sstream>
 #include <stdexcept>
 
 namespace experiments {
 
 namespace {
-
-std::string fixed(double v, int precision) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(precision) << v;
-  return s.str();
-}
-
 
 std::string shape(const LayerRank& l) {
   return std::to_string(l.out_channels) + "x" + std::to_string(l.in_channels) + "x" + std::to_string(l.kernel_size) +
@@ -53,11 +48,8 @@ std::string viridis(double t) {
   t = std::clamp(t, 0.0, 1.0) * 4;
   const int i = std::min(3, static_cast<int>(t));
   const double f = t - i;
-  std::ostringstream s;
-  s << "rgb(";
-  for (int k = 0; k < 3; ++k) s << (k ? "," : "") << static_cast<int>(std::lround(stops[i][k] * (1 - f) + stops[i + 1][k] * f));
-  s << ")";
-  return s.str();
+  auto channel = [&](int k) { return std::lround(stops[i][k] * (1 - f) + stops[i + 1][k] * f); };
+  return fmt::format("rgb({},{},{})", channel(0), channel(1), channel(2));
 }
 
 }  // namespace
@@ -87,36 +79,33 @@ std::string rank_markdown(const RankReport& report, const std::string& title) {
   return s.str();
 }
 
-Json rank_json(const RankReport& report, const std::string& checkpoint) {
-  auto layers = Json::array();
+storage::json rank_json(const RankReport& report, const std::string& checkpoint) {
+  auto layers = storage::json::array();
   for (const auto& l : report.layers) {
-    layers.push(Json::object()
-                    .set("name", l.name)
-                    .set("out_channels", l.out_channels)
-                    .set("in_channels", l.in_channels)
-                    .set("kernel_size", l.kernel_size)
-                    .set("atoms", l.atoms)
-                    .set("energy_kept", l.energy_kept)
-                    .set("kernel_erank", l.kernel_erank)
-                    .set("coeff_erank", l.coeff_erank));
+    layers.push_back({{"name", l.name},
+                      {"out_channels", l.out_channels},
+                      {"in_channels", l.in_channels},
+                      {"kernel_size", l.kernel_size},
+                      {"atoms", l.atoms},
+                      {"energy_kept", l.energy_kept},
+                      {"kernel_erank", l.kernel_erank},
+                      {"coeff_erank", l.coeff_erank}});
   }
-  auto pairs = Json::array();
+  auto pairs = storage::json::array();
   for (const auto& p : report.pairs) {
-    pairs.push(Json::object()
-                   .set("first", p.first)
-                   .set("second", p.second)
-                   .set("first_erank", p.first_erank)
-                   .set("second_erank", p.second_erank)
-                   .set("pair_erank", p.pair_erank)
-                   .set("mean_correlation", p.mean_correlation));
+    pairs.push_back({{"first", p.first},
+                     {"second", p.second},
+                     {"first_erank", p.first_erank},
+                     {"second_erank", p.second_erank},
+                     {"pair_erank", p.pair_erank},
+                     {"mean_correlation", p.mean_correlation}});
   }
-  return Json::object()
-      .set("checkpoint", checkpoint)
-      .set("atoms", report.atoms_requested)
-      .set("layers", layers)
-      .set("pairs", pairs)
-      .set("mean_layer_erank", report.mean_layer_erank)
-      .set("mean_pair_erank", report.mean_pair_erank);
+  return {{"checkpoint", checkpoint},
+          {"atoms", report.atoms_requested},
+          {"layers", layers},
+          {"pairs", pairs},
+          {"mean_layer_erank", report.mean_layer_erank},
+          {"mean_pair_erank", report.mean_pair_erank}};
 }
 
 std::string rank_heatmap_svg(const RankReport& report, const std::string& title) {
@@ -329,7 +318,7 @@ CamRunResult run_cam(const CamRunOptions& o) {
     std::replace(stem.begin(), stem.end(), '[', '-');
     stem.erase(std::remove(stem.begin(), stem.end(), ']'), stem.end());
     const std::string path = (std::filesystem::path(o.out) / ("cam-" + stem + ".png")).string();
-    datasets::AtomicFile file(path);
+    storage::AtomicFile file(path);
     {
       std::ofstream f(file.temp_path(), std::ios::binary | std::ios::trunc);
       f.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
@@ -341,9 +330,9 @@ CamRunResult run_cam(const CamRunOptions& o) {
   }
 
   r.h5 = (std::filesystem::path(o.out) / "maps.h5").string();
-  datasets::AtomicFile file(r.h5);
+  storage::AtomicFile file(r.h5);
   {
-    auto f = datasets::H5File::create(file.temp_path());
+    auto f = storage::H5File::create(file.temp_path());
     f.write_tensor("images", r.inputs.images);
     f.write_tensor("labels", r.inputs.labels);
     f.write_tensor("logits", r.cam.logits);
@@ -351,10 +340,9 @@ CamRunResult run_cam(const CamRunOptions& o) {
     f.write_tensor("head_bias", r.cam.head_bias);
     f.create_group("maps");
     for (size_t l = 0; l < r.cam.maps.size(); ++l) {
-      std::ostringstream name;
-      name << "maps/" << std::setw(2) << std::setfill('0') << l;
-      f.write_tensor(name.str(), r.cam.maps[l]);
-      f.set_attr(name.str(), "layer", r.cam.layers[l]);
+      const std::string name = fmt::format("maps/{:02d}", l);
+      f.write_tensor(name, r.cam.maps[l]);
+      f.set_attr(name, "layer", r.cam.layers[l]);
     }
     f.set_attr("/", "acdc_meta.checkpoint", o.checkpoint);
     f.set_attr("/", "backbone", mo.name);

@@ -5,8 +5,8 @@
 //   cam   one PNG per image (the input, then every layer's map over it, OpenCV's JET colour
 //         map) and the raw maps in one HDF5 file.
 
+#include "datasets/storage/json.h"
 #include "experiments/analysis.h"
-#include "experiments/cli.h"
 
 #include <torch/types.h>
 
@@ -19,7 +19,7 @@ namespace experiments {
 // ---- rank ----
 
 std::string rank_markdown(const RankReport& report, const std::string& title);
-Json rank_json(const RankReport& report, const std::string& checkpoint);
+storage::json rank_json(const RankReport& report, const std::string& checkpoint);
 // Layers x layers: the diagonal holds each layer's coefficient erank, cell (i, j) the pair's;
 // the colour runs from the smallest figure to the largest. Plain SVG 1.1 text.
 std::string rank_heatmap_svg(const RankReport& report, const std::string& title);

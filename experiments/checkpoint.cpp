@@ -1,7 +1,7 @@
 #include "experiments/checkpoint.h"
 
-#include "datasets/atomic_file.h"
-#include "datasets/h5.h"
+#include "datasets/storage/atomic_file.h"
+#include "datasets/storage/h5.h"
 #include "experiments/classify.h"
 #include "backbones/registry.h"
 
@@ -23,14 +23,14 @@ constexpr const char* kPrefix = "acdc_meta.";
 // CPU copy of a tensor's values (no autograd history, contiguous).
 torch::Tensor host(const torch::Tensor& t) { return t.detach().to(torch::kCPU).contiguous(); }
 
-void write_store(datasets::H5File& f, const std::string& group, const acdc::ParamStore& store) {
+void write_store(storage::H5File& f, const std::string& group, const acdc::ParamStore& store) {
   f.create_group(group);
   for (int64_t i = 0; i < store.size(); ++i) f.write_tensor(group + "/" + store.names()[static_cast<size_t>(i)], host(store[i]));
 }
 
 // The tensor at `key`, checked against the model's `target`: present, floating point, the same
 // shape, every value finite. Throws std::invalid_argument naming the file and the tensor.
-torch::Tensor checked_tensor(const datasets::H5File& f, const std::string& key, const torch::Tensor& target) {
+torch::Tensor checked_tensor(const storage::H5File& f, const std::string& key, const torch::Tensor& target) {
   if (!f.exists(key)) throw std::invalid_argument(f.path() + ": missing tensor /" + key);
   // The shape first: a damaged dimension is named without reading (or allocating) its claim.
   if (f.shape(key) != target.sizes().vec()) {
@@ -55,7 +55,7 @@ torch::Tensor checked_tensor(const datasets::H5File& f, const std::string& key, 
 }
 
 // Copies the file's values into the store's tensors in place (same device/dtype as the store).
-void read_store(const datasets::H5File& f, const std::string& group, acdc::ParamStore& store) {
+void read_store(const storage::H5File& f, const std::string& group, acdc::ParamStore& store) {
   if (store.size() > 0 && !f.exists(group)) throw std::invalid_argument(f.path() + ": missing group /" + group);
   const auto present = f.exists(group) ? f.list(group) : std::vector<std::string>{};
   for (const auto& name : store.names()) {
@@ -111,7 +111,7 @@ void check_counters(const std::string& path, const CheckpointInfo& info) {
 }
 
 // The saved CPU generator state: uint8, the size this LibTorch's generator uses.
-torch::Tensor read_rng_state(const datasets::H5File& f) {
+torch::Tensor read_rng_state(const storage::H5File& f) {
   const std::string key = "rng/cpu";
   if (!f.exists(key)) throw std::invalid_argument(f.path() + ": missing tensor /" + key);
   const auto expected = at::detail::getDefaultCPUGenerator().get_state().numel();
@@ -134,7 +134,7 @@ void set_rng_state(const torch::Tensor& state) {
   gen.set_state(state);
 }
 
-CheckpointInfo read_info(const datasets::H5File& f) {
+CheckpointInfo read_info(const storage::H5File& f) {
   const std::string p = kPrefix;
   if (!f.has_attr("/", p + "format")) {
     throw std::invalid_argument(f.path() + ": not an acdc-meta checkpoint (no attribute " + p + "format)");
@@ -162,7 +162,7 @@ CheckpointInfo read_info(const datasets::H5File& f) {
   return info;
 }
 
-void write_info_attrs(datasets::H5File& f, const CheckpointInfo& info) {
+void write_info_attrs(storage::H5File& f, const CheckpointInfo& info) {
   const std::string p = kPrefix;
   f.set_attr("/", p + "format", kFormat);
   f.set_attr("/", p + "iteration", info.iteration);
@@ -215,9 +215,9 @@ std::vector<std::string> optimized_names(const TrainingState& state) {
 
 void save_checkpoint(const std::string& path, const TrainingState& state, const CheckpointInfo& info) {
   const auto names = optimized_names(state);
-  datasets::AtomicFile file(path);
+  storage::AtomicFile file(path);
   {
-    auto f = datasets::H5File::create(file.temp_path());
+    auto f = storage::H5File::create(file.temp_path());
     f.set_checksums(true);
     for (const auto& [group, store] : state.stores) write_store(f, group, *store);
     if (state.optimizer != nullptr) {
@@ -240,7 +240,7 @@ void save_checkpoint(const std::string& path, const TrainingState& state, const 
 
 CheckpointInfo load_checkpoint(const std::string& path, TrainingState& state, bool restore_rng) {
   const auto names = optimized_names(state);
-  const auto f = datasets::H5File::open(path);
+  const auto f = storage::H5File::open(path);
   auto info = read_info(f);
   for (const auto& [group, store] : state.stores) read_store(f, group, *store);
   if (state.optimizer != nullptr) {
@@ -275,13 +275,13 @@ CheckpointInfo load_checkpoint(const std::string& path, meta::Maml& maml, bool r
   return load_checkpoint(path, state, restore_rng);
 }
 
-CheckpointInfo read_checkpoint_info(const std::string& path) { return read_info(datasets::H5File::open(path)); }
+CheckpointInfo read_checkpoint_info(const std::string& path) { return read_info(storage::H5File::open(path)); }
 
 bool is_checkpoint(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) return false;
   try {
-    const auto f = datasets::H5File::open(path);
+    const auto f = storage::H5File::open(path);
     return f.has_attr("/", std::string(kPrefix) + "format");
   } catch (const std::invalid_argument&) {
     return false;  // not HDF5, or unreadable: not a checkpoint of ours

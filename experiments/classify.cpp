@@ -2,6 +2,7 @@
 #include "experiments/classify.h"
 
 #include "experiments/fewshot.h"
+#include "experiments/report/numbers.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,25 +11,6 @@
 
 namespace experiments {
 
-namespace {
-
-std::string fixed(double v, int precision) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(precision) << v;
-  return s.str();
-}
-
-// 1234567 -> "1,234,567"
-std::string grouped(int64_t v) {
-  std::string digits = std::to_string(v < 0 ? -v : v), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return (v < 0 ? "-" : "") + out;
-}
-
-}  // namespace
 
 // ---- reports ----
 

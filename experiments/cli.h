@@ -1,13 +1,13 @@
 #pragma once
 // Shared command-line plumbing for the acdc-meta subcommands: the subcommand table, argument
 // parsing that rejects unknown flags (exit 2), the model options every subcommand shares, and
-// small output helpers (JSON, progress bar).
+// XML escaping for the SVG figures. (JSON: datasets/storage/json.h; the progress bar:
+// experiments/report/progress.h.)
 
 #include "backbones/backbone.h"
 
 #include <boost/program_options.hpp>
 
-#include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <functional>
@@ -52,50 +52,7 @@ void add_model_options(po::options_description& desc, const std::string& default
 // Builds BackboneOptions from the parsed model options; throws UsageError naming a bad value.
 backbones::BackboneOptions model_options(const po::variables_map& vm);
 
-// Minimal JSON writer (objects keep insertion order).
 // Text with &, <, > and " escaped for SVG/XML elements and attributes.
 std::string xml_escape(const std::string& text);
-
-class Json {
- public:
-  static Json object();
-  static Json array();
-  Json& set(const std::string& key, const Json& value);
-  Json& set(const std::string& key, const std::string& value);
-  Json& set(const std::string& key, const char* value);
-  Json& set(const std::string& key, double value);
-  Json& set(const std::string& key, int64_t value);
-  Json& set(const std::string& key, int value) { return set(key, static_cast<int64_t>(value)); }
-  Json& set(const std::string& key, bool value);
-  Json& push(const Json& value);
-  Json& push(double value);
-  Json& push(int64_t value);
-  Json& push(const std::string& value);
-  std::string dump(int indent = 2) const;
-  static std::string quote(const std::string& s);
-
- private:
-  enum class Kind { kObject, kArray, kRaw } kind_ = Kind::kRaw;
-  std::string raw_;
-  std::vector<std::pair<std::string, Json>> items_;
-  void dump_to(std::string& out, int indent, int depth) const;
-};
-
-// A one-line progress bar on stderr (redrawn at most ~10 times a second; a plain line per 10%
-// when stderr is not a terminal). `status` is extra text such as "loss 1.23 acc 45%".
-class ProgressBar {
- public:
-  ProgressBar(std::string label, int64_t total);
-  void update(int64_t done, const std::string& status = "");
-  void finish(const std::string& status = "");
-
- private:
-  std::string label_;
-  int64_t total_;
-  bool tty_;
-  int last_decile_ = -1;
-  std::chrono::steady_clock::time_point start_, last_draw_;
-  void draw(int64_t done, const std::string& status, bool final);
-};
 
 }  // namespace experiments

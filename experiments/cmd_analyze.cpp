@@ -68,7 +68,7 @@ int analyze_rank(const Args& args) {
   std::string title;
   const auto report = run_rank(o, &title);
   if (vm.count("json")) {
-    std::cout << rank_json(report, o.checkpoint).dump() << "\n";
+    std::cout << storage::dump_json(rank_json(report, o.checkpoint)) << "\n";
   } else {
     std::cout << rank_markdown(report, title);
     if (!o.svg.empty()) std::cout << "\nheat map: " << o.svg << "\n";

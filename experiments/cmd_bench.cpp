@@ -9,9 +9,12 @@
 //   (autograd's double backward costs about twice a forward + backward.)
 
 #include "backbones/registry.h"
+#include "datasets/storage/json.h"
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "experiments/output_paths.h"
+#include "experiments/report/numbers.h"
+#include "experiments/report/progress.h"
 #include "meta/maml.h"
 
 #include <torch/csrc/autograd/profiler_legacy.h>
@@ -204,44 +207,45 @@ int cmd_bench(const Args& args) {
   const double achieved = flops / sec / 1e9;
   const double reference = matmul_gflops(device);
 
-  auto j = Json::object();
-  j.set("backbone", model_opts.name)
-      .set("conv", acdc::to_string(model_opts.conv.type))
-      .set("atoms", model_opts.conv.atoms)
-      .set("group_size", model_opts.conv.group_size)
-      .set("image_size", h)
-      .set("channels", c)
-      .set("ways", ways)
-      .set("shots", shots)
-      .set("queries", queries)
-      .set("inner_steps", cfg.inner_steps)
-      .set("meta_batch", tasks)
-      .set("first_order", cfg.first_order)
-      .set("inner_params", backbones::to_string(cfg.inner_params))
-      .set("bn", backbones::to_string(cfg.bn))
-      .set("device", device.str())
-      .set("threads", static_cast<int64_t>(torch::get_num_threads()))
-      .set("libtorch", TORCH_VERSION)
-      .set("iterations", iterations)
-      .set("sec_per_meta_iter", sec)
-      .set("sec_min", times.front())
-      .set("sec_max", times.back())
-      .set("params", model->num_params())
-      .set("macs_per_image", costs.macs_per_image())
-      .set("flops_per_meta_iter", flops)
-      .set("achieved_gflops", achieved)
-      .set("matmul_gflops", reference)
-      .set("fraction_of_matmul", achieved / reference)
-      .set("blas_core", openblas_get_corename != nullptr ? std::string(openblas_get_corename()) : std::string("unknown"))
-      .set("peak_memory_bytes", peak)
-      .set("peak_memory_kind", peak_kind);
+  auto j = storage::json::object();
+  j["backbone"] = model_opts.name;
+  j["conv"] = acdc::to_string(model_opts.conv.type);
+  j["atoms"] = model_opts.conv.atoms;
+  j["group_size"] = model_opts.conv.group_size;
+  j["image_size"] = h;
+  j["channels"] = c;
+  j["ways"] = ways;
+  j["shots"] = shots;
+  j["queries"] = queries;
+  j["inner_steps"] = cfg.inner_steps;
+  j["meta_batch"] = tasks;
+  j["first_order"] = cfg.first_order;
+  j["inner_params"] = backbones::to_string(cfg.inner_params);
+  j["bn"] = backbones::to_string(cfg.bn);
+  j["device"] = device.str();
+  j["threads"] = static_cast<int64_t>(torch::get_num_threads());
+  j["libtorch"] = TORCH_VERSION;
+  j["iterations"] = iterations;
+  j["sec_per_meta_iter"] = sec;
+  j["sec_min"] = times.front();
+  j["sec_max"] = times.back();
+  j["params"] = model->num_params();
+  j["macs_per_image"] = costs.macs_per_image();
+  j["flops_per_meta_iter"] = flops;
+  j["achieved_gflops"] = achieved;
+  j["matmul_gflops"] = reference;
+  j["fraction_of_matmul"] = achieved / reference;
+  j["blas_core"] = openblas_get_corename != nullptr ? std::string(openblas_get_corename()) : std::string("unknown");
+  j["peak_memory_bytes"] = peak;
+  j["peak_memory_kind"] = peak_kind;
   if (vm["json"].as<bool>()) {
-    std::cout << j.dump() << "\n";
+    std::cout << storage::dump_json(j) << "\n";
   } else {
     std::cout << model_opts.name << " / " << acdc::to_string(model_opts.conv.type) << " on " << device.str() << ", "
-              << (cfg.first_order ? "first" : "second") << " order: " << sec << " s per meta-iteration (median of "
-              << iterations << "), " << achieved << " GFLOP/s achieved = " << 100.0 * achieved / reference
-              << "% of a " << reference << " GFLOP/s matrix product; peak memory " << peak / (1 << 20) << " MiB ("
+              << (cfg.first_order ? "first" : "second") << " order: " << significant(sec, 6)
+              << " s per meta-iteration (median of " << iterations << "), " << significant(achieved, 6)
+              << " GFLOP/s achieved = " << significant(100.0 * achieved / reference, 6) << "% of a "
+              << significant(reference, 6) << " GFLOP/s matrix product; peak memory " << peak / (1 << 20) << " MiB ("
               << peak_kind << ")\n";
   }
   return 0;

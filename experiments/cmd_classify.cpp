@@ -97,7 +97,7 @@ int cmd_classify(const Args& args) {
   const auto r = run_classification(request);
   if (!r.finished) return 0;
   if (vm["json"].as<bool>()) {
-    std::cout << results_json(r) << "\n";
+    std::cout << storage::dump_json(results_json(r)) << "\n";
   } else {
     print_result(r);
   }

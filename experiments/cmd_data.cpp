@@ -3,18 +3,22 @@
 
 #include "datasets/dataset.h"
 #include "datasets/source.h"
+#include "datasets/storage/json.h"
 #include "episodes/prefetch.h"
 #include "episodes/sampler.h"
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "experiments/output_paths.h"
+#include "experiments/report/numbers.h"
+#include "experiments/report/progress.h"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <chrono>
-#include <iomanip>
 #include <iostream>
 #include <memory>
+#include <sstream>
 
 namespace experiments {
 
@@ -46,11 +50,15 @@ struct StageProgress {
   }
 };
 
-Json shape_json(const datasets::Split& s) {
-  auto a = Json::array();
-  for (int64_t d = 1; d < 4; ++d) a.push(s.images.size(d));
+storage::json shape_json(const datasets::Split& s) {
+  auto a = storage::json::array();
+  for (int64_t d = 1; d < 4; ++d) a.push_back(s.images.size(d));
   return a;
 }
+
+// A float statistic as the double its shortest text names (0.4914f -> 0.4914, not
+// 0.49139997363090515), so the JSON shows the figure the code was given.
+double float_figure(float v) { return std::stod(fmt::format("{}", v)); }
 
 int data_inspect(const Args& args) {
   po::options_description desc("data inspect options");
@@ -70,45 +78,38 @@ int data_inspect(const Args& args) {
   const double load_s = seconds_since(t0);
   const auto norm = datasets::normalization_for(d);
   if (vm["json"].as<bool>()) {
-    auto splits = Json::object();
+    auto splits = storage::json::object();
     for (const char* name : {"train", "val", "test"}) {
       const auto& s = d.split(name);
-      auto j = Json::object();
-      j.set("classes", s.num_classes()).set("images", s.size()).set("image_shape", shape_json(s));
-      if (vm["classes"].as<bool>()) {
-        auto names = Json::array();
-        for (const auto& n : s.class_names) names.push(n);
-        j.set("class_names", names);
-      }
-      splits.set(name, j);
+      storage::json j = {{"classes", s.num_classes()}, {"images", s.size()}, {"image_shape", shape_json(s)}};
+      if (vm["classes"].as<bool>()) j["class_names"] = s.class_names;
+      splits[name] = j;
     }
-    auto mean = Json::array(), sd = Json::array();
-    for (float v : norm.mean) mean.push(static_cast<double>(v));
-    for (float v : norm.std) sd.push(static_cast<double>(v));
-    auto out = Json::object();
-    out.set("source", d.source)
-        .set("kind", d.kind)
-        .set("splits", splits)
-        .set("normalization", Json::object().set("mean", mean).set("std", sd))
-        .set("load_seconds", load_s);
-    std::cout << out.dump() << "\n";
+    auto mean = storage::json::array(), sd = storage::json::array();
+    for (float v : norm.mean) mean.push_back(float_figure(v));
+    for (float v : norm.std) sd.push_back(float_figure(v));
+    const storage::json out = {{"source", d.source},
+                               {"kind", d.kind},
+                               {"splits", splits},
+                               {"normalization", {{"mean", mean}, {"std", sd}}},
+                               {"load_seconds", load_s}};
+    std::cout << storage::dump_json(out) << "\n";
     return 0;
   }
-  std::cout << "source " << d.source << "  (loaded in " << std::fixed << std::setprecision(2) << load_s << " s)\n";
+  std::cout << "source " << d.source << "  (loaded in " << fixed(load_s, 2) << " s)\n";
   std::cout << "split   classes   images   image shape (H, W, C)\n";
   for (const char* name : {"train", "val", "test"}) {
     const auto& s = d.split(name);
-    std::cout << std::left << std::setw(8) << name << std::right << std::setw(7) << s.num_classes() << std::setw(9)
-              << s.size() << "   " << s.images.size(1) << " x " << s.images.size(2) << " x " << s.images.size(3)
-              << "\n";
+    std::cout << fmt::format("{:<8}{:>7}{:>9}   {} x {} x {}\n", name, s.num_classes(), s.size(), s.images.size(1),
+                             s.images.size(2), s.images.size(3));
     if (vm["classes"].as<bool>()) {
       for (size_t i = 0; i < s.class_names.size(); ++i) std::cout << "    " << i << " " << s.class_names[i] << "\n";
     }
   }
   std::cout << "normalisation mean";
-  for (float v : norm.mean) std::cout << " " << std::setprecision(4) << v;
+  for (float v : norm.mean) std::cout << " " << fixed(v, 4);
   std::cout << " std";
-  for (float v : norm.std) std::cout << " " << std::setprecision(4) << v;
+  for (float v : norm.std) std::cout << " " << fixed(v, 4);
   std::cout << "\n";
   return 0;
 }
@@ -138,7 +139,7 @@ int data_convert(const Args& args) {
   std::cout << "wrote " << out << ": " << source.kind << " (" << source.location << "), " << total << " images of "
             << im.size(1) << "x" << im.size(2) << "x" << im.size(3) << ", parts";
   for (const auto& p : source.parts) std::cout << " " << p.name << "=" << p.data.size();
-  std::cout << ", " << std::fixed << std::setprecision(1) << seconds_since(t0) << " s\n";
+  std::cout << ", " << fixed(seconds_since(t0), 1) << " s\n";
   return 0;
 }
 
@@ -203,49 +204,47 @@ int data_episodes(const Args& args) {
   const int64_t per = cfg.ways * (cfg.shots + cfg.queries);
 
   const int64_t show = std::min(vm["show"].as<int64_t>(), sampled);
-  auto first = Json::array();
+  auto first = storage::json::array();
   std::ostringstream text;
   for (int64_t i = 0; i < show; ++i) {
     const auto draw = sampler.draw(i);
-    auto cls = Json::array();
+    auto cls = storage::json::array();
     text << "episode " << i << ":";
     for (int64_t c : draw.classes) {
-      cls.push(split.class_names[static_cast<size_t>(c)]);
+      cls.push_back(split.class_names[static_cast<size_t>(c)]);
       text << " " << c << " (" << split.class_names[static_cast<size_t>(c)] << ")";
     }
     text << "\n";
-    first.push(cls);
+    first.push_back(cls);
   }
   if (vm["json"].as<bool>()) {
-    auto shape_j = Json::array();
-    for (size_t k = 2; k < shape.size(); ++k) shape_j.push(shape[k]);
-    auto out = Json::object();
-    out.set("source", d.source)
-        .set("split", split_name)
-        .set("ways", cfg.ways)
-        .set("shots", cfg.shots)
-        .set("queries", cfg.queries)
-        .set("seed", static_cast<int64_t>(cfg.seed))
-        .set("augment", cfg.augment)
-        .set("episodes", sampled)
-        .set("tasks_per_batch", tasks)
-        .set("threads", static_cast<int64_t>(threads))
-        .set("image_shape_chw", shape_j)
-        .set("load_seconds", load_s)
-        .set("sample_seconds", sample_s)
-        .set("episodes_per_second", eps)
-        .set("images_per_second", eps * per)
-        .set("first_episode_classes", first);
-    std::cout << out.dump() << "\n";
+    const std::vector<int64_t> shape_chw(shape.begin() + std::min<size_t>(2, shape.size()), shape.end());
+    const storage::json out = {{"source", d.source},
+                               {"split", split_name},
+                               {"ways", cfg.ways},
+                               {"shots", cfg.shots},
+                               {"queries", cfg.queries},
+                               {"seed", static_cast<int64_t>(cfg.seed)},
+                               {"augment", cfg.augment},
+                               {"episodes", sampled},
+                               {"tasks_per_batch", tasks},
+                               {"threads", static_cast<int64_t>(threads)},
+                               {"image_shape_chw", shape_chw},
+                               {"load_seconds", load_s},
+                               {"sample_seconds", sample_s},
+                               {"episodes_per_second", eps},
+                               {"images_per_second", eps * per},
+                               {"first_episode_classes", first}};
+    std::cout << storage::dump_json(out) << "\n";
     return 0;
   }
   std::cout << "source " << d.source << ", split " << split_name << " (" << split.num_classes() << " classes, "
-            << split.size() << " images), loaded in " << std::fixed << std::setprecision(2) << load_s << " s\n";
+            << split.size() << " images), loaded in " << fixed(load_s, 2) << " s\n";
   std::cout << sampled << " episodes of " << cfg.ways << "-way " << cfg.shots << "-shot " << cfg.queries
             << "-query (" << per << " images of " << (shape.size() > 2 ? shape[2] : 0) << "x"
             << (shape.size() > 3 ? shape[3] : 0) << "x" << (shape.size() > 4 ? shape[4] : 0) << ", "
-            << (cfg.augment ? "augmented" : "no augmentation") << ") in " << std::setprecision(3) << sample_s
-            << " s: " << std::setprecision(1) << eps << " episodes/s, " << eps * per << " images/s (" << threads
+            << (cfg.augment ? "augmented" : "no augmentation") << ") in " << fixed(sample_s, 3)
+            << " s: " << fixed(eps, 1) << " episodes/s, " << fixed(eps * per, 1) << " images/s (" << threads
             << " threads, " << tasks << " tasks per batch)\n"
             << text.str();
   return 0;

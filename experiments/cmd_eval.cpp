@@ -5,19 +5,20 @@
 
 #include "backbones/registry.h"
 #include "datasets/dataset.h"
+#include "datasets/storage/json.h"
 #include "episodes/sampler.h"
 #include "experiments/checkpoint.h"
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "experiments/fewshot.h"
+#include "experiments/report/numbers.h"
+#include "experiments/report/progress.h"
 #include "experiments/run_config.h"
 
 #include <torch/torch.h>
 
 #include <filesystem>
-#include <iomanip>
 #include <iostream>
-#include <sstream>
 
 namespace experiments {
 
@@ -26,12 +27,6 @@ namespace {
 const char* const kUsage =
     "--run RUN_DIR [--checkpoint best|last|FILE] [--episodes 600] [--shots 1,5] [--split test] [--json]\n"
     "  (or --checkpoint FILE alone)";
-
-std::string fixed(double v, int precision) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(precision) << v;
-  return s.str();
-}
 
 }  // namespace
 
@@ -112,7 +107,7 @@ int cmd_eval(const Args& args) {
   const int64_t standard_params = backbones::make_backbone(standard)->num_params();
 
   // ---- episodes ----
-  auto results = Json::array();
+  auto results = storage::json::array();
   std::vector<AccuracySummary> summaries;
   for (const auto k : shots) {
     episodes::EpisodeConfig ec;
@@ -127,48 +122,44 @@ int cmd_eval(const Args& args) {
     const auto s = summarize(run_episodes(maml, sampler, 0, episodes, steps, &bar));
     bar.finish("acc " + fixed(s.accuracy, 2) + " ± " + fixed(s.ci95, 2) + " %");
     summaries.push_back(s);
-    results.push(Json::object()
-                     .set("ways", ways)
-                     .set("shots", k)
-                     .set("episodes", s.episodes)
-                     .set("accuracy", s.accuracy)
-                     .set("ci95", s.ci95));
+    results.push_back(
+        {{"ways", ways}, {"shots", k}, {"episodes", s.episodes}, {"accuracy", s.accuracy}, {"ci95", s.ci95}});
   }
 
-  auto settings = Json::object();
-  settings.set("backbone", config.get("backbone"))
-      .set("conv", config.get("conv"))
-      .set("width", config.get_int("width"))
-      .set("atoms", config.get_int("atoms"))
-      .set("group_size", config.get_int("group-size"))
-      .set("atom_drop", config.get_double("atom-drop"))
-      .set("image_size", config.get_int("image-size"))
-      .set("channels", config.get_int("channels"))
-      .set("bn", config.get("bn"))
-      .set("inner_params", config.get("inner-params"))
-      .set("inner_steps_train", config.get_int("inner-steps"))
-      .set("inner_steps_test", steps)
-      .set("inner_lr", config.get_double("inner-lr"))
-      .set("learn_inner_lr", config.get_bool("learn-inner-lr"))
-      .set("order", order_description(maml_cfg))
-      .set("first_order", config.get_bool("first-order"))
-      .set("anneal_first_order", config.get_int("anneal-first-order"))
-      .set("meta_batch", config.get_int("meta-batch"))
-      .set("meta_lr", config.get_double("meta-lr"))
-      .set("train_shots", config.get_int("shots"))
-      .set("iterations", config.get_int("iterations"))
-      .set("dataset", dataset)
-      .set("split", split)
-      .set("queries", queries)
-      .set("checkpoint", path)
-      .set("checkpoint_iteration", info.iteration)
-      .set("best_val_accuracy", info.best_val_accuracy >= 0 ? 100.0 * info.best_val_accuracy : -1.0)
-      .set("seeds", Json::object().set("train", config.get_int("seed")).set("eval", eval_seed))
-      .set("parameters", model->num_params())
-      .set("parameters_standard_conv", standard_params)
-      .set("device", device.str());
+  auto settings = storage::json::object();
+  settings["backbone"] = config.get("backbone");
+  settings["conv"] = config.get("conv");
+  settings["width"] = config.get_int("width");
+  settings["atoms"] = config.get_int("atoms");
+  settings["group_size"] = config.get_int("group-size");
+  settings["atom_drop"] = config.get_double("atom-drop");
+  settings["image_size"] = config.get_int("image-size");
+  settings["channels"] = config.get_int("channels");
+  settings["bn"] = config.get("bn");
+  settings["inner_params"] = config.get("inner-params");
+  settings["inner_steps_train"] = config.get_int("inner-steps");
+  settings["inner_steps_test"] = steps;
+  settings["inner_lr"] = config.get_double("inner-lr");
+  settings["learn_inner_lr"] = config.get_bool("learn-inner-lr");
+  settings["order"] = order_description(maml_cfg);
+  settings["first_order"] = config.get_bool("first-order");
+  settings["anneal_first_order"] = config.get_int("anneal-first-order");
+  settings["meta_batch"] = config.get_int("meta-batch");
+  settings["meta_lr"] = config.get_double("meta-lr");
+  settings["train_shots"] = config.get_int("shots");
+  settings["iterations"] = config.get_int("iterations");
+  settings["dataset"] = dataset;
+  settings["split"] = split;
+  settings["queries"] = queries;
+  settings["checkpoint"] = path;
+  settings["checkpoint_iteration"] = info.iteration;
+  settings["best_val_accuracy"] = info.best_val_accuracy >= 0 ? 100.0 * info.best_val_accuracy : -1.0;
+  settings["seeds"] = {{"train", config.get_int("seed")}, {"eval", eval_seed}};
+  settings["parameters"] = model->num_params();
+  settings["parameters_standard_conv"] = standard_params;
+  settings["device"] = device.str();
   if (vm["json"].as<bool>()) {
-    std::cout << Json::object().set("results", results).set("settings", settings).dump() << "\n";
+    std::cout << storage::dump_json({{"results", results}, {"settings", settings}}) << "\n";
   } else {
     std::cout << config.get("backbone") << " " << config.get("conv") << " (" << model->num_params()
               << " parameters; standard conv: " << standard_params << "), " << path << " (iteration "

@@ -6,8 +6,8 @@
 // Both are written to a temporary name and renamed. The checkpoint is validated first (the loader
 // eval and --resume use); the output may be neither the checkpoint itself nor any checkpoint.
 
-#include "datasets/atomic_file.h"
-#include "datasets/h5.h"
+#include "datasets/storage/atomic_file.h"
+#include "datasets/storage/h5.h"
 #include "experiments/checkpoint.h"
 #include "experiments/cli.h"
 #include "experiments/commands.h"
@@ -30,7 +30,7 @@ void write_pt(const std::string& out, const std::map<std::string, torch::Tensor>
   c10::Dict<std::string, at::Tensor> dict;
   for (const auto& [name, t] : weights) dict.insert(name, t);
   const auto bytes = torch::pickle_save(c10::IValue(dict));
-  datasets::AtomicFile file(out);
+  storage::AtomicFile file(out);
   {
     std::ofstream f(file.temp_path(), std::ios::binary | std::ios::trunc);
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -42,9 +42,9 @@ void write_pt(const std::string& out, const std::map<std::string, torch::Tensor>
 
 void write_h5(const std::string& out, const std::map<std::string, torch::Tensor>& weights, const CheckpointInfo& info,
               const std::string& checkpoint) {
-  datasets::AtomicFile file(out);
+  storage::AtomicFile file(out);
   {
-    auto f = datasets::H5File::create(file.temp_path());
+    auto f = storage::H5File::create(file.temp_path());
     for (const auto& [name, t] : weights) f.write_tensor(name, t);
     for (const auto& [key, value] : info.config.entries()) f.set_attr("/", key, value);
     f.set_attr("/", "acdc_meta.checkpoint", checkpoint);

@@ -3,8 +3,10 @@
 // prints the paper's Table 1 (parameters) or Table 3 (FLOPs, batch 100) beside this project's
 // figures, cell by cell, marking the paper's own anomalies (reference/ACDC.md §5).
 
+#include "datasets/storage/json.h"
 #include "experiments/cli.h"
 #include "experiments/commands.h"
+#include "experiments/report/numbers.h"
 
 #include "backbones/paper_tables.h"
 #include "backbones/registry.h"
@@ -12,8 +14,6 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <cstdio>
-#include <iomanip>
 #include <iostream>
 #include <map>
 #include <set>
@@ -27,24 +27,6 @@ const char* kModelUsage =
 const char* kDefaultsNote =
     "Defaults when not given: 10 classes and 32 px for the CIFAR backbones (vgg16, resnet18-cifar, wrn-D-K);\n"
     "224 px for resnet10/18/34; 84 px for conv4 and resnet12; 5 classes otherwise.";
-
-// "12,345,678"
-std::string grouped(int64_t n) {
-  std::string digits = std::to_string(n < 0 ? -n : n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return (n < 0 ? "-" : "") + out;
-}
-
-std::string fixed(double v, int digits) {
-  if (std::abs(v) < 0.5 * std::pow(10.0, -digits)) v = 0.0;  // no "-0.000"
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(digits) << v;
-  return out.str();
-}
 
 // The paper reports ratios to three decimals (0.525); so do we, with the exact value beside.
 double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
@@ -62,12 +44,13 @@ backbones::BackboneOptions as_standard(backbones::BackboneOptions o) {
   return o;
 }
 
-Json describe(const backbones::BackboneOptions& o) {
-  auto j = Json::object();
-  j.set("backbone", o.name).set("conv", acdc::to_string(o.conv.type));
-  if (acdc::is_decomposed(o.conv.type)) j.set("atoms", o.conv.atoms);
-  if (acdc::is_grouped(o.conv.type)) j.set("group_size", o.conv.group_size);
-  j.set("classes", o.classes).set("channels", o.in_channels).set("image_size", o.image_size);
+storage::json describe(const backbones::BackboneOptions& o) {
+  storage::json j = {{"backbone", o.name}, {"conv", acdc::to_string(o.conv.type)}};
+  if (acdc::is_decomposed(o.conv.type)) j["atoms"] = o.conv.atoms;
+  if (acdc::is_grouped(o.conv.type)) j["group_size"] = o.conv.group_size;
+  j["classes"] = o.classes;
+  j["channels"] = o.in_channels;
+  j["image_size"] = o.image_size;
   return j;
 }
 
@@ -109,15 +92,13 @@ std::vector<std::pair<std::string, int64_t>> kinds(const backbones::Backbone& ne
   return out;
 }
 
-Json tensor_list(const backbones::Backbone& net) {
-  auto list = Json::array();
+storage::json tensor_list(const backbones::Backbone& net) {
+  auto list = storage::json::array();
   for (int64_t i = 0; i < net.params().size(); ++i) {
     const auto& t = net.params()[i];
-    auto shape = Json::array();
-    for (const auto s : t.sizes()) shape.push(static_cast<int64_t>(s));
-    auto e = Json::object();
-    e.set("name", net.params().names()[static_cast<size_t>(i)]).set("shape", shape).set("numel", t.numel());
-    list.push(e);
+    list.push_back({{"name", net.params().names()[static_cast<size_t>(i)]},
+                    {"shape", t.sizes().vec()},
+                    {"numel", static_cast<int64_t>(t.numel())}});
   }
   return list;
 }
@@ -139,11 +120,11 @@ backbones::BackboneOptions table_options(const std::string& backbone, const std:
 std::string pad(const std::string& s, size_t width) { return s.size() >= width ? s + " " : s + std::string(width - s.size(), ' '); }
 
 int print_table1(bool json) {
-  auto cells = Json::array();
+  auto cells = storage::json::array();
   int checked = 0, agreed = 0;
   std::ostringstream text;
   text << "Table 1 of the paper (parameters, millions; CIFAR-10: 10 classes, 32 px) beside this project's exact counts\n"
-       << "agreement: within " << backbones::kTable1ToleranceMillions << "M; anomalies: ACDC.md §5\n\n"
+       << "agreement: within " << significant(backbones::kTable1ToleranceMillions, 6) << "M; anomalies: ACDC.md §5\n\n"
        << pad("row", 25) << pad("network", 16) << pad("paper", 8) << pad("ours", 8) << pad("exact", 12)
        << pad("diff", 8) << "mark\n";
   for (const auto& c : backbones::paper_table1()) {
@@ -158,23 +139,30 @@ int print_table1(bool json) {
       ++checked;
       agreed += within ? 1 : 0;
     }
-    text << pad(c.row, 25) << pad(c.backbone, 16) << pad(fixed(c.paper_millions, 2), 8) << pad(fixed(ours, 3), 8)
-         << pad(grouped(n), 12) << pad((fixed(diff, 3)[0] == '-' ? "" : "+") + fixed(diff, 3), 8) << mark << "\n";
-    auto e = Json::object();
-    e.set("row", c.row).set("backbone", c.backbone).set("conv", c.conv).set("atoms", c.atoms)
-        .set("group_size", c.group_size).set("paper_millions", c.paper_millions).set("params", n)
-        .set("millions", ours).set("diff_millions", diff).set("within_tolerance", within)
-        .set("anomaly", c.anomaly);
-    cells.push(e);
+    text << pad(c.row, 25) << pad(c.backbone, 16) << pad(fixed_unsigned_zero(c.paper_millions, 2), 8) << pad(fixed_unsigned_zero(ours, 3), 8)
+         << pad(grouped(n), 12) << pad((fixed_unsigned_zero(diff, 3)[0] == '-' ? "" : "+") + fixed_unsigned_zero(diff, 3), 8) << mark << "\n";
+    cells.push_back({{"row", c.row},
+                     {"backbone", c.backbone},
+                     {"conv", c.conv},
+                     {"atoms", c.atoms},
+                     {"group_size", c.group_size},
+                     {"paper_millions", c.paper_millions},
+                     {"params", n},
+                     {"millions", ours},
+                     {"diff_millions", diff},
+                     {"within_tolerance", within},
+                     {"anomaly", c.anomaly}});
   }
   text << "\n" << agreed << " of " << checked << " cells outside the anomalies agree within "
-       << backbones::kTable1ToleranceMillions << "M\n";
+       << significant(backbones::kTable1ToleranceMillions, 6) << "M\n";
   if (json) {
-    auto j = Json::object();
-    j.set("table", "Table 1").set("unit", "millions of parameters")
-        .set("tolerance_millions", backbones::kTable1ToleranceMillions).set("checked", static_cast<int64_t>(checked))
-        .set("agreed", static_cast<int64_t>(agreed)).set("cells", cells);
-    std::cout << j.dump() << "\n";
+    const storage::json j = {{"table", "Table 1"},
+                             {"unit", "millions of parameters"},
+                             {"tolerance_millions", backbones::kTable1ToleranceMillions},
+                             {"checked", static_cast<int64_t>(checked)},
+                             {"agreed", static_cast<int64_t>(agreed)},
+                             {"cells", cells}};
+    std::cout << storage::dump_json(j) << "\n";
   } else {
     std::cout << text.str();
   }
@@ -201,14 +189,14 @@ MacSummary measure(const backbones::BackboneOptions& o) {
 
 int print_table3(bool json) {
   constexpr int64_t kBatch = 100;
-  auto cells = Json::array();
+  auto cells = storage::json::array();
   std::map<std::string, double> our_base, paper_base;
   int checked = 0, agreed = 0;
   std::ostringstream text;
   text << "Table 3 of the paper (FLOPs for a batch of 100, 1e9; 32 px) beside this project's MACs\n"
        << "ours = (MACs per image) x 100 + reconstruction MACs; the paper's FLOPs are about "
-       << backbones::kPaperFlopsPerMac << " x that (ACDC.md §5)\n"
-       << "compared by the ratio to the baseline, within " << backbones::kTable3RatioTolerance << "\n\n"
+       << significant(backbones::kPaperFlopsPerMac, 6) << " x that (ACDC.md §5)\n"
+       << "compared by the ratio to the baseline, within " << significant(backbones::kTable3RatioTolerance, 6) << "\n\n"
        << pad("network", 16) << pad("setting", 10) << pad("paper", 9) << pad("ratio", 7) << pad("ours", 9)
        << pad("ours x4", 9) << pad("ratio", 7) << "mark\n";
   for (const auto& c : backbones::paper_table3()) {
@@ -231,24 +219,32 @@ int print_table3(bool json) {
       agreed += within ? 1 : 0;
     }
     const std::string setting = base ? "baseline" : "m" + std::to_string(c.atoms) + " s" + std::to_string(c.group_size);
-    text << pad(c.backbone, 16) << pad(setting, 10) << pad(fixed(c.paper_gflops, 2), 9) << pad(fixed(paper_ratio, 3), 7)
-         << pad(fixed(total / 1e9, 2), 9) << pad(fixed(backbones::kPaperFlopsPerMac * total / 1e9, 2), 9)
-         << pad(fixed(ours_ratio, 3), 7) << mark << "\n";
-    auto e = Json::object();
-    e.set("backbone", c.backbone).set("setting", setting).set("atoms", c.atoms).set("group_size", c.group_size)
-        .set("paper_gflops", c.paper_gflops).set("paper_ratio", paper_ratio)
-        .set("macs_per_image", m.per_image()).set("reconstruction_macs", m.reconstruction)
-        .set("total_macs", static_cast<int64_t>(total)).set("ratio", ours_ratio).set("within_tolerance", within)
-        .set("anomaly", c.anomaly);
-    cells.push(e);
+    text << pad(c.backbone, 16) << pad(setting, 10) << pad(fixed_unsigned_zero(c.paper_gflops, 2), 9) << pad(fixed_unsigned_zero(paper_ratio, 3), 7)
+         << pad(fixed_unsigned_zero(total / 1e9, 2), 9) << pad(fixed_unsigned_zero(backbones::kPaperFlopsPerMac * total / 1e9, 2), 9)
+         << pad(fixed_unsigned_zero(ours_ratio, 3), 7) << mark << "\n";
+    cells.push_back({{"backbone", c.backbone},
+                     {"setting", setting},
+                     {"atoms", c.atoms},
+                     {"group_size", c.group_size},
+                     {"paper_gflops", c.paper_gflops},
+                     {"paper_ratio", paper_ratio},
+                     {"macs_per_image", m.per_image()},
+                     {"reconstruction_macs", m.reconstruction},
+                     {"total_macs", static_cast<int64_t>(total)},
+                     {"ratio", ours_ratio},
+                     {"within_tolerance", within},
+                     {"anomaly", c.anomaly}});
   }
   text << "\n" << agreed << " of " << checked << " grouped cells outside the anomalies agree within "
-       << backbones::kTable3RatioTolerance << "\n";
+       << significant(backbones::kTable3RatioTolerance, 6) << "\n";
   if (json) {
-    auto j = Json::object();
-    j.set("table", "Table 3").set("batch", kBatch).set("ratio_tolerance", backbones::kTable3RatioTolerance)
-        .set("checked", static_cast<int64_t>(checked)).set("agreed", static_cast<int64_t>(agreed)).set("cells", cells);
-    std::cout << j.dump() << "\n";
+    const storage::json j = {{"table", "Table 3"},
+                             {"batch", kBatch},
+                             {"ratio_tolerance", backbones::kTable3RatioTolerance},
+                             {"checked", static_cast<int64_t>(checked)},
+                             {"agreed", static_cast<int64_t>(agreed)},
+                             {"cells", cells}};
+    std::cout << storage::dump_json(j) << "\n";
   } else {
     std::cout << text.str();
   }
@@ -281,20 +277,23 @@ int cmd_params(const Args& args) {
   const auto by_kind = kinds(*net);
   if (json) {
     auto j = describe(o);
-    j.set("params", params).set("standard_params", standard).set("ratio", round3(ratio)).set("ratio_exact", ratio);
-    auto k = Json::object();
-    for (const auto& [name, n] : by_kind) k.set(name, n);
-    j.set("by_kind", k);
-    if (vm["breakdown"].as<bool>()) j.set("tensors", tensor_list(*net));
-    std::cout << j.dump() << "\n";
+    j["params"] = params;
+    j["standard_params"] = standard;
+    j["ratio"] = round3(ratio);
+    j["ratio_exact"] = ratio;
+    auto k = storage::json::object();
+    for (const auto& [name, n] : by_kind) k[name] = n;
+    j["by_kind"] = k;
+    if (vm["breakdown"].as<bool>()) j["tensors"] = tensor_list(*net);
+    std::cout << storage::dump_json(j) << "\n";
     return 0;
   }
   std::cout << label(o) << "\n"
-            << "trainable parameters: " << grouped(params) << " (" << fixed(static_cast<double>(params) / 1e6, 2)
+            << "trainable parameters: " << grouped(params) << " (" << fixed_unsigned_zero(static_cast<double>(params) / 1e6, 2)
             << "M)\n"
-            << "standard convs:       " << grouped(standard) << " (" << fixed(static_cast<double>(standard) / 1e6, 2)
+            << "standard convs:       " << grouped(standard) << " (" << fixed_unsigned_zero(static_cast<double>(standard) / 1e6, 2)
             << "M)\n"
-            << "ratio:                " << fixed(ratio, 3) << "\n"
+            << "ratio:                " << fixed_unsigned_zero(ratio, 3) << "\n"
             << "by kind:";
   for (const auto& [name, n] : by_kind) std::cout << " " << name << " " << grouped(n) << ";";
   std::cout << "\n";
@@ -342,36 +341,40 @@ int cmd_flops(const Args& args) {
   const double ratio = static_cast<double>(m.per_image()) / static_cast<double>(standard.per_image());
   if (json) {
     auto j = describe(o);
-    j.set("batch", batch)
-        .set("macs_per_image", m.per_image())
-        .set("conv_macs_per_image", m.conv)
-        .set("linear_macs_per_image", m.linear)
-        .set("reconstruction_macs", m.reconstruction)
-        .set("total_macs", total)
-        .set("standard_macs_per_image", standard.per_image())
-        .set("ratio_to_standard", round3(ratio))
-        .set("ratio_to_standard_exact", ratio);
+    j["batch"] = batch;
+    j["macs_per_image"] = m.per_image();
+    j["conv_macs_per_image"] = m.conv;
+    j["linear_macs_per_image"] = m.linear;
+    j["reconstruction_macs"] = m.reconstruction;
+    j["total_macs"] = total;
+    j["standard_macs_per_image"] = standard.per_image();
+    j["ratio_to_standard"] = round3(ratio);
+    j["ratio_to_standard_exact"] = ratio;
     if (vm["breakdown"].as<bool>()) {
-      auto layers = Json::array();
+      auto layers = storage::json::array();
       for (const auto& l : costs.layers) {
-        auto e = Json::object();
-        e.set("name", l.name).set("macs_per_image", l.macs_per_image).set("reconstruction_macs", l.reconstruction_macs);
-        if (l.out_height > 0) e.set("out_height", l.out_height).set("out_width", l.out_width);
-        layers.push(e);
+        storage::json e = {{"name", l.name},
+                           {"macs_per_image", l.macs_per_image},
+                           {"reconstruction_macs", l.reconstruction_macs}};
+        if (l.out_height > 0) {
+          e["out_height"] = l.out_height;
+          e["out_width"] = l.out_width;
+        }
+        layers.push_back(e);
       }
-      j.set("layers", layers);
+      j["layers"] = layers;
     }
-    std::cout << j.dump() << "\n";
+    std::cout << storage::dump_json(j) << "\n";
     return 0;
   }
   std::cout << label(o) << "\n"
             << "MACs per image:       " << grouped(m.per_image()) << " (convs " << grouped(m.conv) << ", linear "
             << grouped(m.linear) << ")\n"
             << "reconstruction MACs:  " << grouped(m.reconstruction) << " (once per forward)\n"
-            << "total MACs, batch " << batch << ": " << grouped(total) << " (" << fixed(static_cast<double>(total) / 1e9, 3)
+            << "total MACs, batch " << batch << ": " << grouped(total) << " (" << fixed_unsigned_zero(static_cast<double>(total) / 1e9, 3)
             << "e9)\n"
             << "standard convs:       " << grouped(standard.per_image()) << " MACs per image\n"
-            << "ratio to standard:    " << fixed(ratio, 3) << "\n";
+            << "ratio to standard:    " << fixed_unsigned_zero(ratio, 3) << "\n";
   if (vm["breakdown"].as<bool>()) {
     for (const auto& l : costs.layers) {
       std::cout << "  " << pad(l.name, 28) << pad(grouped(l.macs_per_image), 16) << grouped(l.reconstruction_macs)

@@ -4,6 +4,7 @@
 
 #include "episodes/sampler.h"
 #include "experiments/cli.h"
+#include "experiments/report/progress.h"
 #include "meta/maml.h"
 
 #include <torch/types.h>

@@ -23,7 +23,7 @@ echo "== evaluating the best checkpoint: 5-way 1-shot and 5-shot, 600 test episo
 mv "$run/eval.json.tmp" "$run/eval.json"
 end=$(date +%s)
 
-# The table, from eval.json (our own JSON writer: one "key": value per line).
+# The table, from eval.json (pretty-printed by nlohmann-json: one "key": value per line).
 awk -v train_s=$((trained - start)) -v eval_s=$((end - trained)) '
   BEGIN           { n = 0 }
   /"shots":/      { gsub(/[^0-9]/, "", $2); shots[n] = $2 }

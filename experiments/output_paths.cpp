@@ -1,6 +1,6 @@
 #include "experiments/output_paths.h"
 
-#include "datasets/atomic_file.h"
+#include "datasets/storage/atomic_file.h"
 #include "experiments/cli.h"
 
 #include <fcntl.h>
@@ -90,7 +90,7 @@ RunDirLock::RunDirLock(const std::string& dir, const std::string& flag) {
   if (::ftruncate(fd_, 0) == 0) {
     [[maybe_unused]] const auto written = ::pwrite(fd_, pid.data(), pid.size(), 0);
   }
-  for (const auto& removed : datasets::remove_stale_temporaries(dir)) {
+  for (const auto& removed : storage::remove_stale_temporaries(dir)) {
     std::cerr << "removed " << removed << " (a temporary left by a process that no longer runs)\n";
   }
 }

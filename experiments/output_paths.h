@@ -9,7 +9,7 @@
 
 namespace experiments {
 
-// An output FILE (written later, usually through datasets::AtomicFile): `path` must not be a
+// An output FILE (written later, usually through storage::AtomicFile): `path` must not be a
 // directory and its folder must exist, be a directory and be writable.
 void check_output_file(const std::string& path, const std::string& flag);
 

@@ -2,8 +2,9 @@
 
 #include "experiments/runs/ini.h"
 #include "experiments/runs/settings.h"
+#include "experiments/report/numbers.h"
 
-#include "datasets/atomic_file.h"
+#include "datasets/storage/atomic_file.h"
 
 #include <boost/any.hpp>
 
@@ -18,14 +19,7 @@ namespace experiments {
 
 namespace po = boost::program_options;
 
-std::string format_double(double v) {
-  char buf[64];
-  for (int precision = 6; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
-}
+std::string format_double(double v) { return round_trip(v); }
 
 namespace {
 
@@ -127,7 +121,7 @@ std::string RunConfig::to_ini() const {
 void RunConfig::write_ini(const std::string& path) const { write_text_file(path, to_ini()); }
 
 void write_text_file(const std::string& path, const std::string& text) {
-  datasets::AtomicFile file(path);
+  storage::AtomicFile file(path);
   {
     std::ofstream out(file.temp_path(), std::ios::trunc | std::ios::binary);
     out << text;

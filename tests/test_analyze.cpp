@@ -4,7 +4,7 @@
 // (ACDC_META_BIN) on tiny classify runs made here, with bad input exiting 2.
 
 #include "backbones/registry.h"
-#include "datasets/h5.h"
+#include "datasets/storage/h5.h"
 #include "experiments/analysis.h"
 
 #include <gtest/gtest.h>
@@ -342,7 +342,7 @@ TEST_F(AnalyzeCommand, CamPngsAndRawMaps) {
   ASSERT_FALSE(png.empty());
   EXPECT_GT(png.cols, 4 * png.rows / 2);  // input + 4 layer panels side by side
 #endif
-  auto f = datasets::H5File::open(t / "cam/maps.h5");
+  auto f = storage::H5File::open(t / "cam/maps.h5");
   EXPECT_EQ(f.list("maps").size(), 4u);
   EXPECT_EQ(f.attr_string("maps/03", "layer"), "features.3.conv");
   // The last map is standard CAM: its mean plus the class bias is the class logit.
@@ -360,7 +360,7 @@ TEST_F(AnalyzeCommand, CamPngsAndRawMaps) {
                         (t / "cam2"));
   ASSERT_EQ(file.code, 0) << file.output;
   EXPECT_TRUE(fs::exists(t / "cam2/cam-shirt.png"));
-  EXPECT_EQ(datasets::H5File::open(t / "cam2/maps.h5").read_tensor("classes").item<int64_t>(), 2);
+  EXPECT_EQ(storage::H5File::open(t / "cam2/maps.h5").read_tensor("classes").item<int64_t>(), 2);
 #endif
 }
 
@@ -379,7 +379,7 @@ TEST_F(AnalyzeCommand, MetaTrainingCheckpointsToo) {
 #ifdef ACDC_META_HAVE_OPENCV
   const auto cam = run("analyze cam --run " + (t / "maml") + " --index 0,1 --out " + (t / "maml-cam"));
   ASSERT_EQ(cam.code, 0) << cam.output;
-  EXPECT_EQ(datasets::H5File::open(t / "maml-cam/maps.h5").read_tensor("logits").sizes(), (torch::IntArrayRef{2, 3}));
+  EXPECT_EQ(storage::H5File::open(t / "maml-cam/maps.h5").read_tensor("logits").sizes(), (torch::IntArrayRef{2, 3}));
 #endif
 }
 

@@ -3,11 +3,10 @@
 // torchmeta HDF5 written with the HDF5 C API, TinyImageNet), the real Fashion-MNIST, the
 // project's HDF5 cache, and every bad input of issue 4 with its named error.
 
-#include "datasets/atomic_file.h"
 #include "datasets/dataset.h"
-#include "datasets/h5.h"
 #include "datasets/internal/readers.h"
 #include "datasets/source.h"
+#include "datasets/storage/h5.h"
 
 #include <gtest/gtest.h>
 #include <hdf5.h>
@@ -57,11 +56,6 @@ void write_bytes(const std::string& path, const std::string& bytes) {
   fs::create_directories(fs::path(path).parent_path());
   std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 void write_gz(const std::string& path, const std::string& bytes) {
@@ -557,7 +551,7 @@ TEST(Cache, InterruptedWriteLeavesNothing) {
 TEST(Cache, NotACacheOrDamagedIsNamed) {
   TempDir t;
   {
-    auto f = datasets::H5File::create(t / "other.h5");
+    auto f = storage::H5File::create(t / "other.h5");
     f.write_tensor("x", torch::zeros({3}));
   }
   auto e = error_of([&] { datasets::load_dataset("h5:" + t / "other.h5"); });
@@ -590,104 +584,6 @@ TEST(Cache, NotACacheOrDamagedIsNamed) {
   e = error_of([&] { datasets::load_dataset("h5:" + t / "bad.h5"); });
   EXPECT_HAS(e, "/test/labels");
   EXPECT_HAS(e, "outside 0..9");
-}
-
-// ---------------------------------------------------------------- H5File, AtomicFile
-
-TEST(H5File, TensorsAttributesGroups) {
-  TempDir t;
-  {
-    auto f = datasets::H5File::create(t / "x.h5");
-    f.write_tensor("a/b/u8", torch::arange(24, torch::kByte).view({2, 3, 4}), true);
-    f.write_tensor("a/i64", torch::tensor({-5, 7}, torch::kLong));
-    f.write_tensor("f32", torch::linspace(0, 1, 7, torch::kFloat));
-    f.write_tensor("f64", torch::tensor(3.25, torch::kDouble));
-    f.write_tensor("empty", torch::empty({0, 4}, torch::kFloat), true);
-    f.set_attr("/", "name", std::string("hello"));
-    f.set_attr("a", "count", int64_t{42});
-    f.set_attr("a/i64", "scale", 0.5);
-  }
-  const auto f = datasets::H5File::open(t / "x.h5");
-  EXPECT_TRUE(torch::equal(f.read_tensor("a/b/u8"), torch::arange(24, torch::kByte).view({2, 3, 4})));
-  EXPECT_TRUE(torch::equal(f.read_tensor("a/i64"), torch::tensor({-5, 7}, torch::kLong)));
-  EXPECT_TRUE(torch::equal(f.read_tensor("f32"), torch::linspace(0, 1, 7, torch::kFloat)));
-  EXPECT_EQ(f.read_tensor("f64").item<double>(), 3.25);
-  EXPECT_EQ(f.read_tensor("empty").sizes(), torch::IntArrayRef({0, 4}));
-  EXPECT_EQ(f.list("/"), (std::vector<std::string>{"a", "empty", "f32", "f64"}));
-  EXPECT_EQ(f.list("a"), (std::vector<std::string>{"b", "i64"}));
-  EXPECT_TRUE(f.exists("a/b/u8"));
-  EXPECT_FALSE(f.exists("a/zz/u8"));
-  EXPECT_EQ(f.attr_string("/", "name"), "hello");
-  EXPECT_EQ(f.attr_int("a", "count"), 42);
-  EXPECT_EQ(f.attr_double("a/i64", "scale"), 0.5);
-  EXPECT_TRUE(f.has_attr("a", "count"));
-  EXPECT_FALSE(f.has_attr("a", "nope"));
-  EXPECT_HAS(error_of([&] { f.read_tensor("nope"); }), "'/nope' is missing");
-  EXPECT_HAS(error_of([&] { f.attr_int("a", "nope"); }), "attribute 'nope'");
-}
-
-TEST(AtomicFile, CommitRenamesAbandonRemoves) {
-  TempDir t;
-  {
-    datasets::AtomicFile a(t / "kept.txt");
-    write_bytes(a.temp_path(), "x");
-    a.commit();
-  }
-  EXPECT_TRUE(fs::exists(t / "kept.txt"));
-  std::string temp;
-  {
-    datasets::AtomicFile a(t / "dropped.txt");
-    temp = a.temp_path();
-    write_bytes(temp, "x");
-  }
-  EXPECT_FALSE(fs::exists(temp));
-  EXPECT_FALSE(fs::exists(t / "dropped.txt"));
-}
-
-// Issue 13, item 11: temporaries of a process that no longer runs (a kill) are removed; those
-// of live processes and files that merely look similar are kept.
-TEST(AtomicFile, StaleTemporariesOfDeadProcessesAreRemoved) {
-  TempDir t;
-  const pid_t child = fork();  // a pid that is certainly dead once reaped
-  if (child == 0) _exit(0);
-  ASSERT_GT(child, 0);
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  const std::string dead = std::to_string(child), alive = std::to_string(getpid());
-  for (const auto& name : {"last.h5.tmp-" + dead + "-0", "metrics.csv.tmp-" + dead + "-12", "best.h5.tmp-" + alive + "-1",
-                           "notes.tmp-" + dead, "notes.tmp-x" + dead + "-1", std::string("last.h5")}) {
-    write_bytes(t / name, "x");
-  }
-  auto removed = datasets::remove_stale_temporaries(t.str());
-  std::sort(removed.begin(), removed.end());
-  EXPECT_EQ(removed, (std::vector<std::string>{t / ("last.h5.tmp-" + dead + "-0"), t / ("metrics.csv.tmp-" + dead + "-12")}));
-  for (const auto& kept : {"best.h5.tmp-" + alive + "-1", "notes.tmp-" + dead, "notes.tmp-x" + dead + "-1", std::string("last.h5")}) {
-    EXPECT_TRUE(fs::exists(t / kept)) << kept;
-  }
-  EXPECT_TRUE(datasets::remove_stale_temporaries(t / "no-such-dir").empty());
-}
-
-// Issue 13, item 4: with checksums on, a flipped byte in a dataset is an error naming it.
-TEST(H5File, ChecksumsNameADamagedDataset) {
-  TempDir t;
-  const auto values = torch::arange(64, torch::kFloat);
-  {
-    auto f = datasets::H5File::create(t / "c.h5");
-    f.set_checksums(true);
-    f.write_tensor("v", values);
-    f.write_tensor("scalar", torch::tensor(1.5));  // rank 0: no chunks, no checksum, still written
-  }
-  EXPECT_TRUE(torch::equal(datasets::H5File::open(t / "c.h5").read_tensor("v"), values));
-  // The values are stored raw (no compression): flip one of them in the file.
-  auto bytes = read_bytes(t / "c.h5");
-  const std::string needle(reinterpret_cast<const char*>(values.data_ptr<float>()) + 40 * 4, 16);
-  const auto at = bytes.find(needle);
-  ASSERT_NE(at, std::string::npos);
-  bytes[at] = static_cast<char>(bytes[at] ^ 0x01);
-  write_bytes(t / "c.h5", bytes);
-  const auto f = datasets::H5File::open(t / "c.h5");
-  EXPECT_HAS(error_of([&] { f.read_tensor("v"); }), "dataset '/v' fails its Fletcher-32 checksum");
-  EXPECT_EQ(f.read_tensor("scalar").item<double>(), 1.5);
 }
 
 // ---------------------------------------------------------------- the real Fashion-MNIST

@@ -4,7 +4,7 @@
 // eval -> export end to end, and bad flags / impossible combinations exit 2 naming them.
 
 #include "backbones/registry.h"
-#include "datasets/h5.h"
+#include "datasets/storage/h5.h"
 #include "experiments/checkpoint.h"
 #include "experiments/fewshot.h"
 #include "experiments/run_config.h"
@@ -306,7 +306,7 @@ TEST(Checkpoint, ChecksummedAndOldCheckpointsLoad) {
     // Rewrite every dataset without filters: a checkpoint of the earlier format.
     std::vector<std::pair<std::string, torch::Tensor>> all;
     {
-      const auto f = datasets::H5File::open(path);
+      const auto f = storage::H5File::open(path);
       for (const char* group : {"params", "buffers", "inner_lrs", "optimizer/exp_avg", "optimizer/exp_avg_sq", "rng"}) {
         if (!f.exists(group)) continue;
         for (const auto& name : f.list(group)) {
@@ -528,7 +528,7 @@ TEST_F(Experiments, TrainEvalExportEndToEnd) {
   // export h5: one dataset per tensor under its name, the configuration as attributes.
   r = run("export --run " + out + " --checkpoint last --format h5 --out " + out + "/weights.h5");
   ASSERT_EQ(r.code, 0) << r.output;
-  const auto h5 = datasets::H5File::open(out + "/weights.h5");
+  const auto h5 = storage::H5File::open(out + "/weights.h5");
   const auto last = experiments::read_checkpoint_weights(out + "/last.h5");
   EXPECT_EQ(h5.list("/").size(), last.size());
   for (const auto& [name, t] : last) EXPECT_TRUE(torch::equal(h5.read_tensor(name), t)) << name;
@@ -645,7 +645,7 @@ TEST_F(Experiments, DamagedCheckpointsAreRefusedByEvalExportAndResume) {
   const auto out = dir("damage");
   ASSERT_EQ(run(train_args(out)).code, 0);
   const auto good = out + "/last.h5";
-  const auto weight = datasets::H5File::open(good).read_tensor("params/head.weight");
+  const auto weight = storage::H5File::open(good).read_tensor("params/head.weight");
   struct Damage {
     std::string name, expect;
     std::function<void(H5Edit&, const std::string& file)> apply;

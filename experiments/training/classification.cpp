@@ -3,12 +3,14 @@
 #include "backbones/registry.h"
 #include "experiments/checkpoint.h"
 #include "experiments/fewshot.h"
+#include "experiments/report/numbers.h"
+#include "experiments/report/progress.h"
 #include "experiments/runs/run_directory.h"
 #include "experiments/training/loop.h"
 #include "meta/optim.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <nlohmann/json.hpp>
+#include "datasets/storage/json.h"
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -23,7 +25,7 @@
 namespace experiments {
 
 namespace fs = std::filesystem;
-using json = nlohmann::ordered_json;
+using storage::json;
 
 const std::vector<std::string> kClassifyResumeMayChange = {"device", "eval-batch-size", "test-every"};
 
@@ -71,28 +73,6 @@ namespace {
 
 void require(bool ok, const std::string& message) {
   if (!ok) throw UsageError(message);
-}
-
-std::string fixed(double v, int precision) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(precision) << v;
-  return s.str();
-}
-
-std::string short_number(double v) {
-  std::ostringstream s;
-  s << std::setprecision(3) << v;
-  return s.str();
-}
-
-// 1234567 -> "1,234,567"
-std::string grouped(int64_t v) {
-  std::string digits = std::to_string(v < 0 ? -v : v), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return (v < 0 ? "-" : "") + out;
 }
 
 uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
@@ -325,7 +305,7 @@ ClassifyResult run_classification(const ClassifyRequest& o) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       status = "loss " + fixed(loss_sum / static_cast<double>(seen), 4) + " acc " +
                fixed(100.0 * static_cast<double>(correct) / static_cast<double>(seen), 2) + "% " +
-               fixed(secs > 0 ? static_cast<double>(seen) / secs : 0.0, 0) + " img/s lr " + short_number(lr);
+               fixed(secs > 0 ? static_cast<double>(seen) / secs : 0.0, 0) + " img/s lr " + significant(lr, 3);
       bar.update(k + 1, status);
     }
     const double epoch_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -383,7 +363,7 @@ ClassifyResult run_classification(const ClassifyRequest& o) {
   r.train_accuracy = train_acc;
   r.seconds = seconds;
   r.settings = config;
-  write_text_file(run.results(), results_json(r) + "\n");
+  storage::write_json(run.results(), results_json(r));
   return r;
 }
 
@@ -397,7 +377,7 @@ void print_result(const ClassifyResult& r) {
 }
 
 
-std::string results_json(const ClassifyResult& r, int indent) {
+storage::json results_json(const ClassifyResult& r) {
   json settings = json::object();
   for (const auto& [key, value] : r.settings.entries()) settings[key] = value;
   json j = {{"variant", r.label},
@@ -422,42 +402,42 @@ std::string results_json(const ClassifyResult& r, int indent) {
             {"seconds_this_invocation", r.seconds},
             {"run_dir", r.run_dir},
             {"settings", settings}};
-  return j.dump(indent);
+  return j;
 }
 
 ClassifyResult read_results(const std::string& run_dir) {
   const auto path = run_file(run_dir, "results.json");
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument("cannot open '" + path + "'");
+  const auto j = storage::read_json(path);
   ClassifyResult r;
-  try {
-    const auto j = json::parse(in);
-    r.finished = true;
-    r.label = j.at("variant").get<std::string>();
-    r.dataset = j.value("dataset", std::string());
-    r.backbone = j.at("backbone").get<std::string>();
-    r.conv = j.at("conv").get<std::string>();
-    r.atoms = j.at("atoms").get<int64_t>();
-    r.group_size = j.at("group_size").get<int64_t>();
-    r.test_accuracy = j.at("test_accuracy").get<double>();
-    r.test_error = j.at("test_error").get<double>();
-    r.test_loss = j.at("test_loss").get<double>();
-    r.train_loss = j.at("train_loss").get<double>();
-    r.train_accuracy = j.at("train_accuracy").get<double>();
-    r.params = j.at("params").get<int64_t>();
-    r.macs_per_image = j.at("macs_per_image").get<int64_t>();
-    r.reconstruction_macs = j.value("reconstruction_macs", int64_t{0});
-    r.epochs = j.at("epochs").get<int64_t>();
-    r.train_images = j.value("train_images", int64_t{0});
-    r.test_images = j.value("test_images", int64_t{0});
-    r.classes = j.value("classes", int64_t{0});
-    r.image_size = j.value("image_size", int64_t{0});
-    r.seconds = j.at("seconds_this_invocation").get<double>();
-    if (j.contains("settings")) {
-      for (const auto& [key, value] : j.at("settings").items()) r.settings.set(key, value.get<std::string>());
-    }
-  } catch (const json::exception& e) {
-    throw std::invalid_argument(path + ": malformed results (" + e.what() + ")");
+  r.finished = true;
+  r.label = storage::json_string(j, "variant", path);
+  r.dataset = j.contains("dataset") ? storage::json_string(j, "dataset", path) : std::string();
+  r.backbone = storage::json_string(j, "backbone", path);
+  r.conv = storage::json_string(j, "conv", path);
+  r.atoms = storage::json_int(j, "atoms", path);
+  r.group_size = storage::json_int(j, "group_size", path);
+  r.test_accuracy = storage::json_number(j, "test_accuracy", path);
+  r.test_error = storage::json_number(j, "test_error", path);
+  r.test_loss = storage::json_number(j, "test_loss", path);
+  r.train_loss = storage::json_number(j, "train_loss", path);
+  r.train_accuracy = storage::json_number(j, "train_accuracy", path);
+  r.params = storage::json_int(j, "params", path);
+  r.macs_per_image = storage::json_int(j, "macs_per_image", path);
+  r.epochs = storage::json_int(j, "epochs", path);
+  r.seconds = storage::json_number(j, "seconds_this_invocation", path);
+  for (const char* key : {"reconstruction_macs", "train_images", "test_images", "classes", "image_size"}) {
+    if (!j.contains(key)) continue;
+    const auto v = storage::json_int(j, key, path);
+    if (std::string(key) == "reconstruction_macs") r.reconstruction_macs = v;
+    if (std::string(key) == "train_images") r.train_images = v;
+    if (std::string(key) == "test_images") r.test_images = v;
+    if (std::string(key) == "classes") r.classes = v;
+    if (std::string(key) == "image_size") r.image_size = v;
+  }
+  if (j.contains("settings")) {
+    const auto& settings = storage::json_field(j, "settings", path);
+    if (!settings.is_object()) throw std::invalid_argument(path + ": field 'settings' is not an object");
+    for (const auto& [key, value] : settings.items()) r.settings.set(key, storage::json_string(settings, key, path));
   }
   r.run_dir = run_dir;
   return r;

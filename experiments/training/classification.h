@@ -6,6 +6,7 @@
 // so --resume ends bit-identical to an uninterrupted run.
 
 #include "datasets/dataset.h"
+#include "datasets/storage/json.h"
 #include "experiments/runs/settings.h"
 
 #include <ATen/core/Generator.h>
@@ -77,7 +78,7 @@ void print_result(const ClassifyResult& result);
 
 // results.json: its text, and a finished run's results read back (for a resumed sweep; throws
 // std::invalid_argument naming the file).
-std::string results_json(const ClassifyResult& result, int indent = 2);
+storage::json results_json(const ClassifyResult& result);
 ClassifyResult read_results(const std::string& run_dir);
 
 }  // namespace experiments

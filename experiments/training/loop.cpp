@@ -1,6 +1,7 @@
 #include "experiments/training/loop.h"
 
 #include "experiments/cli.h"
+#include "experiments/report/progress.h"
 
 #include <cmath>
 #include <iostream>

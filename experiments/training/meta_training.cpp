@@ -6,6 +6,8 @@
 #include "episodes/sampler.h"
 #include "experiments/checkpoint.h"
 #include "experiments/fewshot.h"
+#include "experiments/report/numbers.h"
+#include "experiments/report/progress.h"
 #include "experiments/runs/run_directory.h"
 #include "experiments/training/loop.h"
 
@@ -15,23 +17,11 @@
 
 #include <chrono>
 #include <filesystem>
-#include <iomanip>
 #include <iostream>
-#include <sstream>
 
 namespace experiments {
 
 const std::vector<std::string> kMetaTrainResumeMayChange = {"device"};
-
-namespace {
-
-std::string fixed(double v, int precision) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(precision) << v;
-  return s.str();
-}
-
-}  // namespace
 
 void meta_train(const MetaTrainRequest& request) {
   const auto& table = meta_train_settings();

@@ -5,7 +5,7 @@
 #include "experiments/output_paths.h"
 #include "experiments/runs/sweep.h"
 
-#include <nlohmann/json.hpp>
+#include "datasets/storage/json.h"
 
 #include <filesystem>
 #include <iomanip>
@@ -86,9 +86,9 @@ int run_sweep(SweepRequest request) {
   info.title = first.backbone + " on " + first_data.source;
   const std::string svg_title = first.backbone + " on " + first_data.kind + ": test error vs parameters";
   auto all_json = [&] {
-    auto all = nlohmann::ordered_json::array();
-    for (const auto& row : rows) all.push_back(nlohmann::ordered_json::parse(results_json(row)));
-    return all.dump(2);
+    auto all = storage::json::array();
+    for (const auto& row : rows) all.push_back(results_json(row));
+    return storage::dump_json(all);
   };
   for (size_t i = 0; i < request.variants.size(); ++i) {
     const auto& o = request.variants[i];

@@ -1,4 +1,4 @@
-#include "datasets/atomic_file.h"
+#include "datasets/storage/atomic_file.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-namespace datasets {
+namespace storage {
 
 namespace {
 std::atomic<int> counter{0};
@@ -72,4 +72,4 @@ std::vector<std::string> remove_stale_temporaries(const std::string& dir) {
   return removed;
 }
 
-}  // namespace datasets
+}  // namespace storage

@@ -1,6 +1,6 @@
 #pragma once
 // A thin RAII wrapper over the HDF5 C API: tensors in, tensors out, string/int/double
-// attributes. Used by the dataset cache, checkpoints and exports. Errors are DataError
+// attributes. Used by the dataset cache, checkpoints and exports. Errors are FileError
 // (std::invalid_argument) naming the file and the object.
 
 #include <torch/types.h>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace datasets {
+namespace storage {
 
 class H5File {
  public:
@@ -61,4 +61,4 @@ class H5File {
   bool checksums_ = false;
 };
 
-}  // namespace datasets
+}  // namespace storage

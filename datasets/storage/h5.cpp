@@ -1,6 +1,6 @@
-#include "datasets/h5.h"
+#include "datasets/storage/h5.h"
 
-#include "datasets/dataset.h"
+#include "datasets/storage/error.h"
 
 #include <hdf5.h>
 
@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <mutex>
 
-namespace datasets {
+namespace storage {
 
 static_assert(sizeof(hid_t) == sizeof(int64_t), "hid_t is expected to be 64 bits (HDF5 >= 1.10)");
 
@@ -43,7 +43,7 @@ struct Handle {
 };
 
 [[noreturn]] void fail(const std::string& file, const std::string& what) {
-  throw DataError("HDF5 file '" + file + "': " + what);
+  throw FileError("HDF5 file '" + file + "': " + what);
 }
 
 hid_t native_type(torch::ScalarType t) {
@@ -65,20 +65,20 @@ std::string norm(const std::string& p) { return p.empty() || p[0] != '/' ? "/" +
 H5File H5File::create(const std::string& path) {
   quiet_hdf5();
   const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (id < 0) throw DataError("cannot create HDF5 file '" + path + "' (folder missing or not writable?)");
+  if (id < 0) throw FileError("cannot create HDF5 file '" + path + "' (folder missing or not writable?)");
   return H5File(id, path);
 }
 
 H5File H5File::open(const std::string& path) {
   quiet_hdf5();
   FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw DataError("HDF5 file '" + path + "' not found or not readable");
+  if (!f) throw FileError("HDF5 file '" + path + "' not found or not readable");
   std::fclose(f);
   if (H5Fis_hdf5(path.c_str()) <= 0) {
-    throw DataError("'" + path + "' is not an HDF5 file (no HDF5 signature: wrong file or damaged)");
+    throw FileError("'" + path + "' is not an HDF5 file (no HDF5 signature: wrong file or damaged)");
   }
   const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (id < 0) throw DataError("cannot open HDF5 file '" + path + "' (damaged or truncated)");
+  if (id < 0) throw FileError("cannot open HDF5 file '" + path + "' (damaged or truncated)");
   return H5File(id, path);
 }
 
@@ -389,4 +389,4 @@ double H5File::attr_double(const std::string& object, const std::string& name) c
   return v;
 }
 
-}  // namespace datasets
+}  // namespace storage

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace datasets {
+namespace storage {
 
 class AtomicFile {
  public:
@@ -31,4 +31,4 @@ class AtomicFile {
 // processes (this one included) are kept. Returns the paths removed.
 std::vector<std::string> remove_stale_temporaries(const std::string& dir);
 
-}  // namespace datasets
+}  // namespace storage
