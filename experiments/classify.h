@@ -1,8 +1,7 @@
 #pragma once
 // Supervised classification (acdc-meta classify): training a backbone with SGD on a dataset's
-// own train split and testing it on its test split, and the report of a sweep over conv
-// variants (Markdown/CSV table shaped like the ACDC paper's Table 1, and an SVG plot of test
-// error against parameter count).
+// own train split and testing it on its test split. The report of a sweep over conv variants is
+// in experiments/report/sweep_report.h.
 
 #include "backbones/backbone.h"
 #include "datasets/dataset.h"
@@ -91,21 +90,5 @@ ClassifyResult run_classification(const ClassifyRunOptions& options);
 
 // The results.json of a finished run (for a resumed sweep); throws naming the file.
 ClassifyResult read_results(const std::string& run_dir);
-
-// ---- the sweep report ----
-
-struct ReportInfo {
-  std::string title;    // e.g. "conv4 on fashion-mnist:/usr/share/datasets/fashion-mnist"
-  std::string command;  // the command line that produced it
-  std::string notes;    // extra Markdown under the table (settings)
-};
-
-// Rows in sweep order; the first `standard` row is the reference for the ratio columns.
-std::string results_markdown(const std::vector<ClassifyResult>& rows, const ReportInfo& info);
-std::string results_csv(const std::vector<ClassifyResult>& rows);
-// Test error (%) against parameters on a log axis, one labelled point per row, standard conv
-// highlighted. Plain SVG 1.1 text.
-std::string results_svg(const std::vector<ClassifyResult>& rows, const std::string& title);
-
 
 }  // namespace experiments

@@ -52,9 +52,6 @@ void add_model_options(po::options_description& desc, const std::string& default
 backbones::BackboneOptions model_options(const po::variables_map& vm);
 
 // Minimal JSON writer (objects keep insertion order).
-// Text with &, <, > and " escaped for SVG/XML elements and attributes.
-std::string xml_escape(const std::string& text);
-
 class Json {
  public:
   static Json object();

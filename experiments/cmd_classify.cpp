@@ -15,6 +15,7 @@
 #include "experiments/commands.h"
 #include "experiments/fewshot.h"
 #include "experiments/output_paths.h"
+#include "experiments/report/sweep_report.h"
 #include "experiments/run_config.h"
 
 #include <torch/torch.h>
@@ -105,6 +106,11 @@ std::string command_line(const Args& args) {
   std::string out = "acdc-meta classify";
   for (const auto& a : args) out += " " + shell_quote(a);
   return out;
+}
+
+report::VariantRow variant_row(const ClassifyResult& r) {
+  return {r.label, r.backbone, r.conv, r.atoms, r.group_size, r.params, r.macs_per_image, r.test_accuracy,
+          r.test_error, r.test_loss, r.train_loss, r.train_accuracy, r.epochs, r.run_dir};
 }
 
 void print_result(const ClassifyResult& r) {
@@ -359,7 +365,8 @@ int run_sweep(const Args& args, po::options_description& desc, const po::variabl
   }
 
   std::vector<ClassifyResult> rows;
-  ReportInfo info;
+  std::vector<report::VariantRow> table;
+  report::SweepInfo info;
   info.command = command_line(args);
   const auto& first_data = *runs.front().data;
   info.title = plan.front().config.get("backbone") + " on " + first_data.source;
@@ -370,11 +377,12 @@ int run_sweep(const Args& args, po::options_description& desc, const po::variabl
     // Rows come from the variant's results.json, so a resumed sweep writes the same report.
     const auto r = read_results(runs[i].out);
     rows.push_back(r);
+    table.push_back(variant_row(r));
     // The report grows after every variant, so an interrupted sweep still shows what it has.
     info.notes = sweep_notes(plan.front().config, rows.front());
-    write_text_file(run_file(out, "results.md"), results_markdown(rows, info));
-    write_text_file(run_file(out, "results.csv"), results_csv(rows));
-    write_text_file(run_file(out, "results.svg"), results_svg(rows, svg_title));
+    write_text_file(run_file(out, "results.md"), report::sweep_markdown(table, info));
+    write_text_file(run_file(out, "results.csv"), report::sweep_csv(table));
+    write_text_file(run_file(out, "results.svg"), report::sweep_svg(table, svg_title));
     auto all = Json::array();
     for (const auto& row : rows) all.push(row.json);
     write_text_file(run_file(out, "results.json"), all.dump() + "\n");
@@ -385,7 +393,7 @@ int run_sweep(const Args& args, po::options_description& desc, const po::variabl
     for (const auto& row : rows) all.push(row.json);
     std::cout << all.dump() << "\n";
   } else {
-    std::cout << "\n" << results_markdown(rows, {}) << "\nreport: " << run_file(out, "results.md") << ", "
+    std::cout << "\n" << report::sweep_markdown(table, {}) << "\nreport: " << run_file(out, "results.md") << ", "
               << run_file(out, "results.csv") << ", " << run_file(out, "results.svg") << "\n";
   }
   return 0;
