@@ -10,12 +10,12 @@
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "experiments/fewshot.h"
+#include "experiments/report/table.h"
 #include "experiments/run_config.h"
 
 #include <torch/torch.h>
 
 #include <filesystem>
-#include <iomanip>
 #include <iostream>
 #include <sstream>
 
@@ -27,11 +27,7 @@ const char* const kUsage =
     "--run RUN_DIR [--checkpoint best|last|FILE] [--episodes 600] [--shots 1,5] [--split test] [--json]\n"
     "  (or --checkpoint FILE alone)";
 
-std::string fixed(double v, int precision) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(precision) << v;
-  return s.str();
-}
+using report::fixed;
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 
 #include "experiments/cli.h"
 #include "experiments/commands.h"
+#include "experiments/report/table.h"
 
 #include "backbones/paper_tables.h"
 #include "backbones/registry.h"
@@ -13,7 +14,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <iomanip>
 #include <iostream>
 #include <map>
 #include <set>
@@ -28,22 +28,11 @@ const char* kDefaultsNote =
     "Defaults when not given: 10 classes and 32 px for the CIFAR backbones (vgg16, resnet18-cifar, wrn-D-K);\n"
     "224 px for resnet10/18/34; 84 px for conv4 and resnet12; 5 classes otherwise.";
 
-// "12,345,678"
-std::string grouped(int64_t n) {
-  std::string digits = std::to_string(n < 0 ? -n : n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return (n < 0 ? "-" : "") + out;
-}
+using report::grouped;
 
+// Like report::fixed, but a figure that rounds to zero shows as 0.000, not -0.000.
 std::string fixed(double v, int digits) {
-  if (std::abs(v) < 0.5 * std::pow(10.0, -digits)) v = 0.0;  // no "-0.000"
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(digits) << v;
-  return out.str();
+  return report::fixed(std::abs(v) < 0.5 * std::pow(10.0, -digits) ? 0.0 : v, digits);
 }
 
 // The paper reports ratios to three decimals (0.525); so do we, with the exact value beside.
