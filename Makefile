@@ -63,7 +63,7 @@ run: deps build
 #                            memcpy interceptor) on corrupted files: HDF5's bugs, not ours (see the file).
 #   halt_on_error=1 (UBSan)  undefined behaviour fails the test instead of printing and going on.
 SANITIZE_DIR ?= build-sanitize
-SANITIZE_TESTS ?= test_acdc test_storage test_datasets test_episodes test_fuzz
+SANITIZE_TESTS ?= test_acdc test_storage test_datasets test_episodes test_fuzz test_report
 SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 SANITIZE_ENV := ASAN_OPTIONS=detect_leaks=0:alloc_dealloc_mismatch=0:allocator_may_return_null=1:abort_on_error=1:suppressions=$(CURDIR)/tests/asan.supp \
                 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

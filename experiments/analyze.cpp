@@ -6,6 +6,8 @@
 #include "experiments/checkpoint.h"
 #include "experiments/cli.h"
 #include "experiments/report/numbers.h"
+#include "experiments/report/plot.h"
+#include "experiments/report/table.h"
 #include "experiments/run_config.h"
 
 #include <fmt/format.h>
@@ -42,41 +44,29 @@ std::string describe(const CheckpointInfo& info) {
   return s;
 }
 
-// Matplotlib's viridis at five stops, linearly interpolated; t in [0, 1].
-std::string viridis(double t) {
-  static const double stops[5][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
-  t = std::clamp(t, 0.0, 1.0) * 4;
-  const int i = std::min(3, static_cast<int>(t));
-  const double f = t - i;
-  auto channel = [&](int k) { return std::lround(stops[i][k] * (1 - f) + stops[i + 1][k] * f); };
-  return fmt::format("rgb({},{},{})", channel(0), channel(1), channel(2));
-}
-
 }  // namespace
 
 // ---- rank ----
 
 std::string rank_markdown(const RankReport& report, const std::string& title) {
-  std::ostringstream s;
-  s << "### Effective rank of the coefficients: " << title << "\n\n";
-  s << "| # | layer | kernel | m | energy in m atoms | erank (all k*k) | erank (coefficients) |\n";
-  s << "|---:|---|---|---:|---:|---:|---:|\n";
+  const auto R = report::Align::kRight;
+  report::Table layers({{"#", R}, {"layer"}, {"kernel"}, {"m", R}, {"energy in m atoms", R}, {"erank (all k*k)", R},
+                        {"erank (coefficients)", R}},
+                       "Effective rank of the coefficients: " + title);
   for (size_t i = 0; i < report.layers.size(); ++i) {
     const auto& l = report.layers[i];
-    s << "| " << i << " | " << l.name << " | " << shape(l) << " | " << l.atoms << " | "
-      << fixed(100 * l.energy_kept, 2) << " % | " << fixed(l.kernel_erank, 3) << " | " << fixed(l.coeff_erank, 3)
-      << " |\n";
+    layers.add_row({std::to_string(i), l.name, shape(l), std::to_string(l.atoms), fixed(100 * l.energy_kept, 2) + " %",
+                    fixed(l.kernel_erank, 3), fixed(l.coeff_erank, 3)});
   }
-  s << "\n| pair | erank (first) | erank (second) | erank (pair, aligned) | mean canonical corr. of atoms |\n";
-  s << "|---|---:|---:|---:|---:|\n";
+  report::Table pairs({{"pair"}, {"erank (first)", R}, {"erank (second)", R}, {"erank (pair, aligned)", R},
+                       {"mean canonical corr. of atoms", R}});
   for (const auto& p : report.pairs) {
-    s << "| " << p.first << "-" << p.second << " | " << fixed(p.first_erank, 3) << " | " << fixed(p.second_erank, 3)
-      << " | " << fixed(p.pair_erank, 3) << " | " << fixed(p.mean_correlation, 3) << " |\n";
+    pairs.add_row({std::to_string(p.first) + "-" + std::to_string(p.second), fixed(p.first_erank, 3),
+                   fixed(p.second_erank, 3), fixed(p.pair_erank, 3), fixed(p.mean_correlation, 3)});
   }
-  s << "\nAverages over the " << report.pairs.size() << " pairs: one layer's coefficients "
-    << fixed(report.mean_layer_erank, 3) << ", the pair's aligned coefficients " << fixed(report.mean_pair_erank, 3)
-    << ".\n";
-  return s.str();
+  return layers.markdown() + "\n" + pairs.markdown() + "\nAverages over the " + std::to_string(report.pairs.size()) +
+         " pairs: one layer's coefficients " + fixed(report.mean_layer_erank, 3) + ", the pair's aligned coefficients " +
+         fixed(report.mean_pair_erank, 3) + ".\n";
 }
 
 storage::json rank_json(const RankReport& report, const std::string& checkpoint) {
@@ -109,56 +99,17 @@ storage::json rank_json(const RankReport& report, const std::string& checkpoint)
 }
 
 std::string rank_heatmap_svg(const RankReport& report, const std::string& title) {
-  const int64_t n = static_cast<int64_t>(report.layers.size());
-  constexpr double kCell = 56, kLeft = 210, kTop = 70, kRight = 110, kBottom = 40;
-  // At least 640 wide so that the subtitle fits for a 4-layer network.
-  const double w = std::max(640.0, kLeft + kCell * static_cast<double>(n) + kRight);
-  const double h = kTop + kCell * static_cast<double>(n) + kBottom;
-  // The colour spans the figures shown (they are often within a few percent of each other); the
-  // numbers are printed in the cells.
-  double lo = 1e300, hi = -1e300;
-  for (const auto& l : report.layers) lo = std::min(lo, l.coeff_erank), hi = std::max(hi, l.coeff_erank);
-  for (const auto& p : report.pairs) lo = std::min(lo, p.pair_erank), hi = std::max(hi, p.pair_erank);
-  auto level = [&](double v) { return hi - lo > 1e-9 ? (v - lo) / (hi - lo) : 0.5; };
-  auto colour = [&](double v) { return viridis(level(v)); };
-  std::ostringstream s;
-  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
-    << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  s << "<text x=\"" << w / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">" << xml_escape(title) << "</text>\n";
-  s << "<text x=\"" << w / 2 << "\" y=\"42\" text-anchor=\"middle\" fill=\"#555\">effective rank of the coefficients: "
-       "diagonal one layer, off-diagonal the aligned pair</text>\n";
-  auto cell = [&](int64_t i, int64_t j, double v) {
-    const double x = kLeft + kCell * static_cast<double>(j), y = kTop + kCell * static_cast<double>(i);
-    s << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << kCell << "\" height=\"" << kCell << "\" fill=\""
-      << colour(v) << "\" stroke=\"white\"/>\n<text x=\"" << x + kCell / 2 << "\" y=\"" << y + kCell / 2 + 4
-      << "\" text-anchor=\"middle\" fill=\"" << (level(v) > 0.6 ? "black" : "white")
-      << "\">" << fixed(v, 2) << "</text>\n";
-  };
-  for (int64_t i = 0; i < n; ++i) {
-    const auto& l = report.layers[static_cast<size_t>(i)];
-    s << "<text x=\"" << kLeft - 8 << "\" y=\"" << kTop + kCell * (static_cast<double>(i) + 0.5) + 4
-      << "\" text-anchor=\"end\">" << i << ": " << xml_escape(l.name) << "</text>\n";
-    s << "<text x=\"" << kLeft + kCell * (static_cast<double>(i) + 0.5) << "\" y=\"" << kTop - 6
-      << "\" text-anchor=\"middle\">" << i << "</text>\n";
-    cell(i, i, l.coeff_erank);
+  report::SymmetricHeatmap map;
+  map.title = title;
+  map.subtitle = "effective rank of the coefficients: diagonal one layer, off-diagonal the aligned pair";
+  map.footer = "average over " + std::to_string(report.pairs.size()) + " pairs: layer " +
+               fixed(report.mean_layer_erank, 3) + ", pair " + fixed(report.mean_pair_erank, 3);
+  for (const auto& l : report.layers) {
+    map.names.push_back(l.name);
+    map.diagonal.push_back(l.coeff_erank);
   }
-  for (const auto& p : report.pairs) {
-    cell(p.first, p.second, p.pair_erank);
-    cell(p.second, p.first, p.pair_erank);
-  }
-  // Colour bar from the smallest figure to the largest.
-  const double bx = kLeft + kCell * static_cast<double>(n) + 24, bh = kCell * static_cast<double>(n);
-  for (int k = 0; k < 50; ++k) {
-    const double t = 1.0 - (k + 0.5) / 50.0;
-    s << "<rect x=\"" << bx << "\" y=\"" << kTop + bh * k / 50.0 << "\" width=\"16\" height=\"" << bh / 50.0 + 0.5
-      << "\" fill=\"" << viridis(t) << "\"/>\n";
-  }
-  s << "<text x=\"" << bx + 22 << "\" y=\"" << kTop + 10 << "\">" << fixed(hi, 3) << "</text>\n";
-  s << "<text x=\"" << bx + 22 << "\" y=\"" << kTop + bh << "\">" << fixed(lo, 3) << "</text>\n";
-  s << "<text x=\"" << w / 2 << "\" y=\"" << h - 14 << "\" text-anchor=\"middle\" fill=\"#555\">average over "
-    << report.pairs.size() << " pairs: layer " << fixed(report.mean_layer_erank, 3) << ", pair "
-    << fixed(report.mean_pair_erank, 3) << "</text>\n</svg>\n";
-  return s.str();
+  for (const auto& p : report.pairs) map.pairs.push_back({p.first, p.second, p.pair_erank});
+  return report::symmetric_heatmap_svg(map);
 }
 
 RankReport run_rank(const RankRunOptions& options, std::string* title) {

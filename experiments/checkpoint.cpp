@@ -2,7 +2,7 @@
 
 #include "datasets/storage/atomic_file.h"
 #include "datasets/storage/h5.h"
-#include "experiments/classify.h"
+#include "experiments/training/classification.h"
 #include "backbones/registry.h"
 
 #include <ATen/CPUGeneratorImpl.h>

@@ -52,7 +52,5 @@ void add_model_options(po::options_description& desc, const std::string& default
 // Builds BackboneOptions from the parsed model options; throws UsageError naming a bad value.
 backbones::BackboneOptions model_options(const po::variables_map& vm);
 
-// Text with &, <, > and " escaped for SVG/XML elements and attributes.
-std::string xml_escape(const std::string& text);
 
 }  // namespace experiments

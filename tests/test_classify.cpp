@@ -6,7 +6,7 @@
 
 #include "backbones/registry.h"
 #include "experiments/checkpoint.h"
-#include "experiments/classify.h"
+#include "experiments/training/classification.h"
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "meta/optim.h"

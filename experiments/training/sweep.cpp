@@ -1,8 +1,9 @@
 #include "experiments/training/sweep.h"
 
-#include "experiments/classify.h"
 #include "experiments/fewshot.h"
 #include "experiments/output_paths.h"
+#include "experiments/report/numbers.h"
+#include "experiments/report/sweep_report.h"
 #include "experiments/runs/sweep.h"
 
 #include "datasets/storage/json.h"
@@ -29,6 +30,12 @@ std::string sweep_notes(const ClassifySettings& c, const ClassifyResult& first) 
     << ". Test error = 100 − accuracy on the whole test split after the last epoch (no model selection on test); "
     << "MACs per image of " << first.backbone << " at the dataset's image size, kernel reconstruction excluded.";
   return n.str();
+}
+
+report::VariantRow variant_row(const ClassifyResult& r) {
+  return {r.label,         r.backbone,   r.conv,       r.atoms,          r.group_size,
+          r.params,        r.macs_per_image, r.test_accuracy, r.test_error, r.test_loss,
+          r.train_loss,    r.train_accuracy, r.epochs,  r.run_dir};
 }
 
 }  // namespace
@@ -80,7 +87,8 @@ int run_sweep(SweepRequest request) {
   }
 
   std::vector<ClassifyResult> rows;
-  ReportInfo info;
+  std::vector<report::VariantRow> table;
+  report::SweepInfo info;
   info.command = request.command;
   const auto& first_data = *request.variants.front().data;
   info.title = first.backbone + " on " + first_data.source;
@@ -96,18 +104,19 @@ int run_sweep(SweepRequest request) {
     if (!run_classification(o).finished) return 0;  // --stop-after
     // Rows come from the variant's results.json, so a resumed sweep writes the same report.
     rows.push_back(read_results(o.out));
+    table.push_back(variant_row(rows.back()));
     // The report grows after every variant, so an interrupted sweep still shows what it has.
     info.notes = sweep_notes(first, rows.front());
-    write_text_file(run_file(request.out, "results.md"), results_markdown(rows, info));
-    write_text_file(run_file(request.out, "results.csv"), results_csv(rows));
-    write_text_file(run_file(request.out, "results.svg"), results_svg(rows, svg_title));
+    write_text_file(run_file(request.out, "results.md"), report::sweep_markdown(table, info));
+    write_text_file(run_file(request.out, "results.csv"), report::sweep_csv(table));
+    write_text_file(run_file(request.out, "results.svg"), report::sweep_svg(table, svg_title));
     write_text_file(run_file(request.out, "results.json"), all_json() + "\n");
     if (!request.json) print_result(rows.back());
   }
   if (request.json) {
     std::cout << all_json() << "\n";
   } else {
-    std::cout << "\n" << results_markdown(rows, {}) << "\nreport: " << run_file(request.out, "results.md") << ", "
+    std::cout << "\n" << report::sweep_markdown(table, {}) << "\nreport: " << run_file(request.out, "results.md") << ", "
               << run_file(request.out, "results.csv") << ", " << run_file(request.out, "results.svg") << "\n";
   }
   return 0;
