@@ -117,7 +117,7 @@ int64_t SharingPlan::add(const ConvSpec& spec) {
   const int64_t k = spec.kernel_size;
 
   if (conv.type_ == ConvType::kStandard) {
-    conv.weight_slot_ = store_->add(spec.name + ".weight", standard_kernel_init(spec));
+    conv.weight_slot_ = store_->add(spec.name + ".weight", standard_kernel_init(spec), Role::kConvWeight);
     conv.own_params_ = store_->at(spec.name + ".weight").numel();
   } else if (is_grouped(conv.type_)) {
     const int64_t s = options_.group_size;
@@ -137,12 +137,12 @@ int64_t SharingPlan::add(const ConvSpec& spec) {
       throw std::invalid_argument(layer_error(spec, std::to_string(spec.out_channels) + " output channels do not split into " +
                                                         std::to_string(conv.groups_) + " groups of group size " + std::to_string(s)));
     }
-    conv.atoms_slot_ = store_->add(spec.name + ".atoms", atoms_init(options_, conv.atom_groups_, k));
+    conv.atoms_slot_ = store_->add(spec.name + ".atoms", atoms_init(options_, conv.atom_groups_, k), Role::kAtoms);
     conv.own_params_ = conv.atom_groups_ * options_.atoms * k * k;
   } else {
     conv.slice_in_ = spec.in_channels;
     conv.slice_out_ = spec.out_channels;
-    conv.atoms_slot_ = store_->add(spec.name + ".atoms", atoms_init(options_, 1, k).squeeze(0));
+    conv.atoms_slot_ = store_->add(spec.name + ".atoms", atoms_init(options_, 1, k).squeeze(0), Role::kAtoms);
     conv.own_params_ = options_.atoms * k * k;
   }
   if (conv.type_ != ConvType::kStandard) {
@@ -152,7 +152,7 @@ int64_t SharingPlan::add(const ConvSpec& spec) {
     }
   }
   if (spec.bias) {
-    conv.bias_slot_ = store_->add(spec.name + ".bias", torch::zeros({spec.out_channels}));
+    conv.bias_slot_ = store_->add(spec.name + ".bias", torch::zeros({spec.out_channels}), Role::kConvBias);
     conv.own_params_ += spec.out_channels;
   }
   convs_.push_back(std::move(conv));
@@ -180,7 +180,7 @@ void SharingPlan::finalize() {
     const auto [rows, cols] = extent[name];
     // ACDC.md §1: coefficients N(0, 1/sqrt(C_in_max * m)), atoms N(0, 1).
     const double stddev = 1.0 / std::sqrt(static_cast<double>(cols * options_.atoms));
-    store_->add(name, torch::randn({rows, cols, options_.atoms}) * stddev);
+    store_->add(name, torch::randn({rows, cols, options_.atoms}) * stddev, Role::kCoefficients);
   }
   for (auto& c : convs_) {
     if (c.coeff_name_.empty()) continue;

@@ -409,6 +409,27 @@ TEST(Validation, BadConfigurationsNameTheBadValue) {
   EXPECT_THROW(bad_drop.validate(), std::invalid_argument);
 }
 
+TEST(ParamStore, SharingPlanGivesEveryTensorItsRole) {
+  acdc::ParamStore store;
+  acdc::ConvOptions o;
+  o.type = acdc::ConvType::kBlock;
+  o.atoms = 2;
+  acdc::SharingPlan plan(o, &store);
+  acdc::ConvSpec decomposed{"l1", 3, 8, 3, 1, 1, 1, "block1"};
+  decomposed.bias = true;
+  plan.add(decomposed);
+  acdc::ConvSpec shortcut{"sc", 3, 8, 1, 1, 0, 1, "block1"};
+  shortcut.decompose = false;
+  plan.add(shortcut);
+  plan.finalize();
+  using R = acdc::Role;
+  EXPECT_EQ(store.names(), (std::vector<std::string>{"l1.atoms", "l1.bias", "sc.weight", "acdc.coeff.block1"}));
+  EXPECT_EQ(store.roles(), (std::vector<R>{R::kAtoms, R::kConvBias, R::kConvWeight, R::kCoefficients}));
+  EXPECT_EQ(acdc::to_string(R::kCoefficients), "coefficients");
+  store.add("free", torch::zeros({1}));
+  EXPECT_EQ(store.role(store.slot("free")), R::kOther);
+}
+
 TEST(ParamStore, ResolveNamesMissingAndMisshapenKeys) {
   acdc::ParamStore store;
   store.add("a.weight", torch::zeros({2, 3}));
