@@ -43,36 +43,46 @@ int64_t CostRecorder::reconstruction_macs() const {
   return total;
 }
 
+ConvLayerOptions Conv::layer_options(bool training) const {
+  ConvLayerOptions o;
+  o.geometry = {spec_.stride, spec_.padding, spec_.dilation};
+  o.groups = groups_;
+  o.coeff_rows = slice_out_;
+  o.coeff_cols = slice_in_;
+  o.atom_drop = atom_drop_;
+  o.training = training;
+  return o;
+}
+
 torch::Tensor Conv::kernel(const std::vector<torch::Tensor>& params, bool training) const {
   if (type_ == ConvType::kStandard) return params[static_cast<size_t>(weight_slot_)];
-  const auto& coeff_full = params[static_cast<size_t>(coeff_slot_)];
-  auto coeff = coeff_full;
-  if (coeff_full.size(0) != slice_out_ || coeff_full.size(1) != slice_in_) {
-    coeff = coeff_full.narrow(0, 0, slice_out_).narrow(1, 0, slice_in_);
-  }
-  auto atoms = drop_atoms(params[static_cast<size_t>(atoms_slot_)], atom_drop_, training);
-  return is_grouped(type_) ? reconstruct_grouped_kernel(atoms, coeff) : reconstruct_kernel(atoms, coeff);
+  return acdc_kernel(params[static_cast<size_t>(atoms_slot_)], params[static_cast<size_t>(coeff_slot_)],
+                     layer_options(training));
 }
 
 torch::Tensor Conv::forward(const torch::Tensor& x, const std::vector<torch::Tensor>& params,
                             const RunOptions& options) const {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == spec_.in_channels, "conv layer '", spec_.name, "' expects [N, ",
               spec_.in_channels, ", H, W] input, got ", x.sizes());
-  auto weight = kernel(params, options.training);
-  torch::Tensor bias;
-  if (bias_slot_ >= 0) bias = params[static_cast<size_t>(bias_slot_)];
-  auto y = acdc::conv2d(x, weight, bias, {spec_.stride, spec_.padding, spec_.dilation}, groups_);
-  if (options.costs != nullptr) {
-    LayerCost cost;
-    cost.name = spec_.name;
-    cost.out_height = y.size(2);
-    cost.out_width = y.size(3);
-    const int64_t kk = spec_.kernel_size * spec_.kernel_size;
-    cost.macs_per_image = spec_.out_channels * (spec_.in_channels / groups_) * kk * y.size(2) * y.size(3);
-    if (type_ != ConvType::kStandard) cost.reconstruction_macs = weight.numel() * atoms_;
-    options.costs->layers.push_back(cost);
-  }
-  return groups_ > 1 ? acdc::channel_shuffle(y, groups_) : y;
+  const auto o = layer_options(options.training);
+  const torch::Tensor bias = bias_slot_ >= 0 ? params[static_cast<size_t>(bias_slot_)] : torch::Tensor();
+  auto y = type_ == ConvType::kStandard
+               ? standard_conv2d(x, params[static_cast<size_t>(weight_slot_)], bias, o)
+               : acdc_conv2d(x, params[static_cast<size_t>(atoms_slot_)], params[static_cast<size_t>(coeff_slot_)], bias, o);
+  if (options.costs != nullptr) record_cost(y, options.costs);
+  return y;
+}
+
+void Conv::record_cost(const torch::Tensor& y, CostRecorder* costs) const {
+  LayerCost cost;
+  cost.name = spec_.name;
+  cost.out_height = y.size(2);
+  cost.out_width = y.size(3);
+  // The kernel is [C_out, C_in / G, k, k] for every conv type (grouped: A * so rows, si columns).
+  const int64_t kernel_numel = spec_.out_channels * (spec_.in_channels / groups_) * spec_.kernel_size * spec_.kernel_size;
+  cost.macs_per_image = kernel_numel * y.size(2) * y.size(3);
+  if (type_ != ConvType::kStandard) cost.reconstruction_macs = kernel_numel * atoms_;
+  costs->layers.push_back(cost);
 }
 
 SharingPlan::SharingPlan(const ConvOptions& options, ParamStore* store) : options_(options), store_(store) {
@@ -107,7 +117,7 @@ int64_t SharingPlan::add(const ConvSpec& spec) {
   const int64_t k = spec.kernel_size;
 
   if (conv.type_ == ConvType::kStandard) {
-    conv.weight_slot_ = store_->add(spec.name + ".weight", standard_kernel_init(spec));
+    conv.weight_slot_ = store_->add(spec.name + ".weight", standard_kernel_init(spec), Role::kConvWeight);
     conv.own_params_ = store_->at(spec.name + ".weight").numel();
   } else if (is_grouped(conv.type_)) {
     const int64_t s = options_.group_size;
@@ -127,12 +137,12 @@ int64_t SharingPlan::add(const ConvSpec& spec) {
       throw std::invalid_argument(layer_error(spec, std::to_string(spec.out_channels) + " output channels do not split into " +
                                                         std::to_string(conv.groups_) + " groups of group size " + std::to_string(s)));
     }
-    conv.atoms_slot_ = store_->add(spec.name + ".atoms", atoms_init(options_, conv.atom_groups_, k));
+    conv.atoms_slot_ = store_->add(spec.name + ".atoms", atoms_init(options_, conv.atom_groups_, k), Role::kAtoms);
     conv.own_params_ = conv.atom_groups_ * options_.atoms * k * k;
   } else {
     conv.slice_in_ = spec.in_channels;
     conv.slice_out_ = spec.out_channels;
-    conv.atoms_slot_ = store_->add(spec.name + ".atoms", atoms_init(options_, 1, k).squeeze(0));
+    conv.atoms_slot_ = store_->add(spec.name + ".atoms", atoms_init(options_, 1, k).squeeze(0), Role::kAtoms);
     conv.own_params_ = options_.atoms * k * k;
   }
   if (conv.type_ != ConvType::kStandard) {
@@ -142,7 +152,7 @@ int64_t SharingPlan::add(const ConvSpec& spec) {
     }
   }
   if (spec.bias) {
-    conv.bias_slot_ = store_->add(spec.name + ".bias", torch::zeros({spec.out_channels}));
+    conv.bias_slot_ = store_->add(spec.name + ".bias", torch::zeros({spec.out_channels}), Role::kConvBias);
     conv.own_params_ += spec.out_channels;
   }
   convs_.push_back(std::move(conv));
@@ -170,7 +180,7 @@ void SharingPlan::finalize() {
     const auto [rows, cols] = extent[name];
     // ACDC.md §1: coefficients N(0, 1/sqrt(C_in_max * m)), atoms N(0, 1).
     const double stddev = 1.0 / std::sqrt(static_cast<double>(cols * options_.atoms));
-    store_->add(name, torch::randn({rows, cols, options_.atoms}) * stddev);
+    store_->add(name, torch::randn({rows, cols, options_.atoms}) * stddev, Role::kCoefficients);
   }
   for (auto& c : convs_) {
     if (c.coeff_name_.empty()) continue;

@@ -66,15 +66,19 @@ class Conv {
   int64_t coeff_slot() const { return coeff_slot_; }
   int64_t weight_slot() const { return weight_slot_; }
 
+  // How this layer applies its tensors (geometry, groups, coefficient slice, atom-drop).
+  ConvLayerOptions layer_options(bool training) const;
   // The effective [C_out, C_in/groups, k, k] kernel from the given parameters (atom-drop when
-  // training).
+  // training): acdc_kernel, or the weight of a standard layer.
   torch::Tensor kernel(const std::vector<torch::Tensor>& params, bool training) const;
-  // conv2d with the effective kernel, then channel shuffle for grouped layers.
+  // A thin call into the functional core (functional.h): acdc_conv2d, or standard_conv2d for a
+  // layer kept standard, on this layer's tensors of `params`.
   torch::Tensor forward(const torch::Tensor& x, const std::vector<torch::Tensor>& params,
                         const RunOptions& options = {}) const;
 
  private:
   friend class SharingPlan;
+  void record_cost(const torch::Tensor& y, CostRecorder* costs) const;
   ConvSpec spec_;
   ConvType type_ = ConvType::kStandard;
   int64_t atoms_ = 0;

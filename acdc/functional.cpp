@@ -32,10 +32,35 @@ torch::Tensor reconstruct_grouped_kernel(const torch::Tensor& atoms, const torch
   return w.view({so, si, a, kh, kw}).permute({2, 0, 1, 3, 4}).reshape({a * so, si, kh, kw});
 }
 
+torch::Tensor acdc_kernel(const torch::Tensor& atoms, const torch::Tensor& coeff, const ConvLayerOptions& o) {
+  TORCH_CHECK(coeff.dim() == 3, "acdc_kernel: coeff must be [C_out, C_in, m], got ", coeff.sizes());
+  const int64_t rows = o.coeff_rows > 0 ? o.coeff_rows : coeff.size(0);
+  const int64_t cols = o.coeff_cols > 0 ? o.coeff_cols : coeff.size(1);
+  TORCH_CHECK(rows <= coeff.size(0) && cols <= coeff.size(1), "acdc_kernel: coefficient slice [", rows, ", ", cols,
+              "] exceeds the coefficient tensor ", coeff.sizes());
+  // A shared tensor sized to the largest layer: this layer reads its leading slice.
+  const auto slice = rows != coeff.size(0) || cols != coeff.size(1) ? coeff.narrow(0, 0, rows).narrow(1, 0, cols) : coeff;
+  const auto dropped = drop_atoms(atoms, o.atom_drop, o.training);
+  return dropped.dim() == 4 ? reconstruct_grouped_kernel(dropped, slice) : reconstruct_kernel(dropped, slice);
+}
+
+torch::Tensor standard_conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                              const ConvLayerOptions& o) {
+  auto y = acdc::conv2d(x, weight, bias, o.geometry, o.groups);
+  return o.groups > 1 ? acdc::channel_shuffle(y, o.groups) : y;
+}
+
+torch::Tensor acdc_conv2d(const torch::Tensor& x, const torch::Tensor& atoms, const torch::Tensor& coeff,
+                          const torch::Tensor& bias, const ConvLayerOptions& o) {
+  return standard_conv2d(x, acdc_kernel(atoms, coeff, o), bias, o);
+}
+
 torch::Tensor acdc_conv2d(const torch::Tensor& x, const torch::Tensor& atoms, const torch::Tensor& coeff,
                           const ConvGeometry& g, int64_t groups) {
-  auto weight = atoms.dim() == 4 ? reconstruct_grouped_kernel(atoms, coeff) : reconstruct_kernel(atoms, coeff);
-  return acdc::conv2d(x, weight, /*bias=*/{}, g, groups);
+  ConvLayerOptions o;
+  o.geometry = g;
+  o.groups = groups;
+  return acdc_conv2d(x, atoms, coeff, /*bias=*/{}, o);
 }
 
 torch::Tensor atom_sublayer(const torch::Tensor& x, const torch::Tensor& atoms, const ConvGeometry& g) {

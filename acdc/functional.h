@@ -22,8 +22,31 @@ torch::Tensor reconstruct_kernel(const torch::Tensor& atoms, const torch::Tensor
 // the same coefficients with its own atoms.
 torch::Tensor reconstruct_grouped_kernel(const torch::Tensor& atoms, const torch::Tensor& coeff);
 
-// Reconstruct mode: build the kernel, then one conv2d (groups > 1 for the grouped types).
-// atoms is [m, k, k] (ungrouped) or [A, m, k, k] (grouped).
+// Everything one conv layer applies besides its tensors. Conv::forward (acdc_conv.h) fills it
+// from its spec and the sharing plan; tests fill it by hand.
+struct ConvLayerOptions {
+  ConvGeometry geometry;
+  int64_t groups = 1;       // conv2d groups G; G > 1 also channel-shuffles the output (acdc-g-*)
+  int64_t coeff_rows = 0;   // the leading [rows, cols] slice of a shared coefficient tensor the
+  int64_t coeff_cols = 0;   // layer reads; 0: all of it
+  double atom_drop = 0.0;   // p: atom-drop rate (§4), applied only when training
+  bool training = false;
+};
+
+// The effective [C_out, C_in / G, k, k] kernel of a decomposed layer: the coefficient slice,
+// atom-drop when training, then reconstruct_kernel (atoms [m, k, k]) or
+// reconstruct_grouped_kernel (atoms [A, m, k, k]).
+torch::Tensor acdc_kernel(const torch::Tensor& atoms, const torch::Tensor& coeff, const ConvLayerOptions& options);
+
+// A decomposed conv layer, exactly as production runs it (reconstruct mode): acdc_kernel, then
+// acdc::conv2d (conv_autograd.h: the hand-written double backward) with the bias when defined,
+// then channel_shuffle when groups > 1.
+torch::Tensor acdc_conv2d(const torch::Tensor& x, const torch::Tensor& atoms, const torch::Tensor& coeff,
+                          const torch::Tensor& bias, const ConvLayerOptions& options);
+// The same for a standard layer with an explicit kernel [C_out, C_in / G, k, k].
+torch::Tensor standard_conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                              const ConvLayerOptions& options);
+// Shorthand of acdc_conv2d without bias, slice or atom-drop (same code path).
 torch::Tensor acdc_conv2d(const torch::Tensor& x, const torch::Tensor& atoms, const torch::Tensor& coeff,
                           const ConvGeometry& geometry, int64_t groups = 1);
 

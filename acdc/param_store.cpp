@@ -16,13 +16,33 @@ std::string shape_string(c10::IntArrayRef sizes) {
 
 }  // namespace
 
-int64_t ParamStore::add(const std::string& name, torch::Tensor value, bool trainable) {
+std::string to_string(Role role) {
+  switch (role) {
+    case Role::kOther: return "other";
+    case Role::kAtoms: return "atoms";
+    case Role::kCoefficients: return "coefficients";
+    case Role::kConvWeight: return "conv_weight";
+    case Role::kConvBias: return "conv_bias";
+    case Role::kBatchNormWeight: return "batchnorm_weight";
+    case Role::kBatchNormBias: return "batchnorm_bias";
+    case Role::kBatchNormRunningMean: return "batchnorm_running_mean";
+    case Role::kBatchNormRunningVar: return "batchnorm_running_var";
+    case Role::kHeadWeight: return "head_weight";
+    case Role::kHeadBias: return "head_bias";
+  }
+  return "?";
+}
+
+bool is_head(Role role) { return role == Role::kHeadWeight || role == Role::kHeadBias; }
+
+int64_t ParamStore::add(const std::string& name, torch::Tensor value, Role role, bool trainable) {
   if (name.empty()) throw std::invalid_argument("parameter name must not be empty");
   if (contains(name)) throw std::invalid_argument("duplicate parameter name '" + name + "'");
   value = value.detach();
   if (trainable) value.set_requires_grad(true);
   const auto slot = static_cast<int64_t>(names_.size());
   names_.push_back(name);
+  roles_.push_back(role);
   tensors_.push_back(std::move(value));
   index_.emplace(name, slot);
   return slot;

@@ -16,11 +16,29 @@ namespace acdc {
 
 using TensorDict = std::map<std::string, torch::Tensor>;
 
+// What a tensor is, set by the layer that creates it: parameter filters (the MAML inner loop's
+// selection) and per-kind counts read this, never the name.
+enum class Role {
+  kOther,                 // anything no layer claims (e.g. learned inner-loop rates)
+  kAtoms,                 // ACDC dictionary atoms [m, k, k] or [A, m, k, k]
+  kCoefficients,          // ACDC coefficients, shared or a layer's own
+  kConvWeight,            // kernel of a conv kept standard
+  kConvBias,
+  kBatchNormWeight,
+  kBatchNormBias,
+  kBatchNormRunningMean,  // buffers
+  kBatchNormRunningVar,
+  kHeadWeight,            // the classifier
+  kHeadBias,
+};
+std::string to_string(Role role);  // "atoms", "coefficients", "conv_weight", ...
+bool is_head(Role role);           // kHeadWeight or kHeadBias
+
 class ParamStore {
  public:
-  // Adds a tensor under a new name and returns its slot; throws if the name is taken.
-  // Trainable entries are leaves with requires_grad.
-  int64_t add(const std::string& name, torch::Tensor value, bool trainable = true);
+  // Adds a tensor under a new name with its role and returns its slot; throws if the name is
+  // taken. Trainable entries are leaves with requires_grad.
+  int64_t add(const std::string& name, torch::Tensor value, Role role = Role::kOther, bool trainable = true);
 
   bool contains(const std::string& name) const { return index_.count(name) != 0; }
   // Slot of a name; throws std::out_of_range naming the key.
@@ -28,6 +46,8 @@ class ParamStore {
   int64_t size() const { return static_cast<int64_t>(names_.size()); }
 
   const std::vector<std::string>& names() const { return names_; }
+  const std::vector<Role>& roles() const { return roles_; }
+  Role role(int64_t slot) const { return roles_.at(static_cast<size_t>(slot)); }
   const std::vector<torch::Tensor>& tensors() const { return tensors_; }
   std::vector<torch::Tensor>& tensors() { return tensors_; }
   const torch::Tensor& operator[](int64_t slot) const { return tensors_.at(static_cast<size_t>(slot)); }
@@ -52,6 +72,7 @@ class ParamStore {
 
  private:
   std::vector<std::string> names_;
+  std::vector<Role> roles_;
   std::vector<torch::Tensor> tensors_;
   std::unordered_map<std::string, int64_t> index_;
 };

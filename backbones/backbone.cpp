@@ -57,23 +57,27 @@ int64_t Backbone::add_batch_norm(const std::string& name, int64_t channels) {
   BatchNormLayer bn;
   bn.name = name;
   bn.channels = channels;
-  bn.weight_slot = params_.add(name + ".weight", torch::ones({channels}));
-  bn.bias_slot = params_.add(name + ".bias", torch::zeros({channels}));
+  bn.weight_slot = params_.add(name + ".weight", torch::ones({channels}), acdc::Role::kBatchNormWeight);
+  bn.bias_slot = params_.add(name + ".bias", torch::zeros({channels}), acdc::Role::kBatchNormBias);
   for (int64_t s = 0; s < options_.bn_steps; ++s) {
     const std::string suffix = options_.bn_steps > 1 ? ".step" + std::to_string(s) : "";
-    bn.mean_slots.push_back(buffers_.add(name + ".running_mean" + suffix, torch::zeros({channels}), false));
-    bn.var_slots.push_back(buffers_.add(name + ".running_var" + suffix, torch::ones({channels}), false));
+    bn.mean_slots.push_back(buffers_.add(name + ".running_mean" + suffix, torch::zeros({channels}),
+                                         acdc::Role::kBatchNormRunningMean, /*trainable=*/false));
+    bn.var_slots.push_back(buffers_.add(name + ".running_var" + suffix, torch::ones({channels}),
+                                        acdc::Role::kBatchNormRunningVar, /*trainable=*/false));
   }
   bns_.push_back(std::move(bn));
   return static_cast<int64_t>(bns_.size()) - 1;
 }
 
-int64_t Backbone::add_linear(const std::string& name, int64_t in_features, int64_t out_features) {
+int64_t Backbone::add_head(int64_t in_features, int64_t out_features) {
   // PyTorch's nn.Linear default: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
   const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
+  const std::string name = "head";
   LinearLayer l{name, in_features, out_features, -1, -1};
-  l.weight_slot = params_.add(name + ".weight", torch::empty({out_features, in_features}).uniform_(-bound, bound));
-  l.bias_slot = params_.add(name + ".bias", torch::empty({out_features}).uniform_(-bound, bound));
+  l.weight_slot = params_.add(name + ".weight", torch::empty({out_features, in_features}).uniform_(-bound, bound),
+                              acdc::Role::kHeadWeight);
+  l.bias_slot = params_.add(name + ".bias", torch::empty({out_features}).uniform_(-bound, bound), acdc::Role::kHeadBias);
   linears_.push_back(l);
   return static_cast<int64_t>(linears_.size()) - 1;
 }
@@ -198,9 +202,9 @@ acdc::CostRecorder Backbone::costs(int64_t image_size) {
 std::vector<int64_t> Backbone::slots(ParamFilter filter) const {
   std::vector<int64_t> out;
   for (int64_t i = 0; i < params_.size(); ++i) {
-    const auto& name = params_.names()[static_cast<size_t>(i)];
-    const bool head = name.rfind("head.", 0) == 0;
-    const bool atoms = name.size() > 6 && name.compare(name.size() - 6, 6, ".atoms") == 0;
+    const auto role = params_.role(i);
+    const bool head = acdc::is_head(role);
+    const bool atoms = role == acdc::Role::kAtoms;
     const bool take = filter == ParamFilter::kAll || (filter == ParamFilter::kHead && head) ||
                       (filter == ParamFilter::kAtoms && atoms) ||
                       (filter == ParamFilter::kAtomsAndHead && (atoms || head));

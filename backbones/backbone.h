@@ -54,7 +54,7 @@ struct ForwardOptions {
   FeatureRecorder* features = nullptr; // records conv inputs and the head's input map when set
 };
 
-// Which parameters a caller wants (e.g. the MAML inner loop's --inner-params).
+// Which parameters a caller wants (e.g. those the MAML inner loop adapts), chosen by role.
 enum class ParamFilter { kAll, kHead, kAtoms, kAtomsAndHead };
 ParamFilter parse_param_filter(const std::string& name);  // "all", "head", "atoms", "atoms+head"
 std::string to_string(ParamFilter filter);
@@ -91,7 +91,7 @@ class Backbone {
   // copy's device, recording costs); the head's Linear is included.
   acdc::CostRecorder costs(int64_t image_size);
 
-  // Slots of the parameters selected by a filter, in slot order.
+  // Slots of the parameters selected by a filter (by their roles), in slot order.
   std::vector<int64_t> slots(ParamFilter filter) const;
 
   // Smallest square input the network's pooling allows.
@@ -101,7 +101,8 @@ class Backbone {
   // Builders: declare layers in forward order, then call finalize() once.
   int64_t add_conv(const acdc::ConvSpec& spec) { return plan_.add(spec); }
   int64_t add_batch_norm(const std::string& name, int64_t channels);
-  int64_t add_linear(const std::string& name, int64_t in_features, int64_t out_features);
+  // The classifier, named "head" (its tensors get the head roles).
+  int64_t add_head(int64_t in_features, int64_t out_features);
   void finalize();
   void set_min_image_size(int64_t size) { min_image_size_ = size; }
 

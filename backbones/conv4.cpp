@@ -33,7 +33,7 @@ class Conv4 : public Backbone {
       in = o.width;
     }
     side_ = o.image_size / 16;
-    head_ = add_linear("head", o.width * side_ * side_, o.classes);
+    head_ = add_head(o.width * side_ * side_, o.classes);
     finalize();
     set_min_image_size(16);
   }

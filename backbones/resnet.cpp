@@ -84,7 +84,7 @@ class ResNet : public Backbone {
         in = w;
       }
     }
-    head_ = add_linear("head", 512, o.classes);
+    head_ = add_head(512, o.classes);
     finalize();
     set_min_image_size(min_size);
   }

@@ -54,7 +54,7 @@ class ResNet12 : public Backbone {
       blocks_.push_back(blk);
       in = widths[s];
     }
-    head_ = add_linear("head", 640, o.classes);
+    head_ = add_head(640, o.classes);
     finalize();
     set_min_image_size(16);
   }

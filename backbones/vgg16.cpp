@@ -45,7 +45,7 @@ class Vgg16 : public Backbone {
       }
       stages_.push_back(layers);
     }
-    head_ = add_linear("head", 512, o.classes);
+    head_ = add_head(512, o.classes);
     finalize();
     set_min_image_size(32);
   }

@@ -83,7 +83,7 @@ class WideResNet : public Backbone {
       }
     }
     final_bn_ = add_batch_norm("final.bn", in);
-    head_ = add_linear("head", in, o.classes);
+    head_ = add_head(in, o.classes);
     finalize();
     set_min_image_size(4);
   }

@@ -1,7 +1,8 @@
-// --dataset parsing, dispatch to the readers, normalisation constants.
+// Dataset spec parsing, dispatch to the readers, normalisation constants.
 
 #include "datasets/dataset.h"
 
+#include "datasets/field_error.h"
 #include "datasets/internal/readers.h"
 #include "datasets/source.h"
 
@@ -59,8 +60,7 @@ const Part& Source::get(const std::string& name) const {
 
 Source read_source(const std::string& spec, const LoadOptions& options) {
   if (options.image_size < 0) {
-    throw std::invalid_argument("--image-size must be positive (or 0 for native), got " +
-                                std::to_string(options.image_size));
+    throw FieldError("", "image_size", " must be positive (or 0 for native), got " + std::to_string(options.image_size));
   }
   const size_t colon = spec.find(':');
   const std::string kind = spec.substr(0, colon);

@@ -4,8 +4,8 @@
 // layout sit behind load_dataset (few-shot splits) and load_classification_dataset (the
 // source's own train/test split); see datasets/source.h for how the two are derived.
 //
-// --dataset syntax:  fashion-mnist[:DIR]  mnist:DIR  miniimagenet:DIR  cifar10:DIR
-//                    cifar100:DIR  tinyimagenet:DIR  folder:DIR  h5:FILE
+// Dataset spec syntax: fashion-mnist[:DIR]  mnist:DIR  miniimagenet:DIR  cifar10:DIR
+//                       cifar100:DIR  tinyimagenet:DIR  folder:DIR  h5:FILE
 
 #include "datasets/storage/error.h"
 

@@ -3,6 +3,8 @@
 
 #include "datasets/internal/readers.h"
 
+#include "datasets/field_error.h"
+
 #include <torch/torch.h>
 
 #ifdef ACDC_META_DATASETS_OPENCV
@@ -14,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -209,6 +212,7 @@ torch::Tensor decode_images(const std::vector<std::string>& files, const std::ve
   std::mutex err_mu;
   int64_t err_index = n;
   std::string err_msg;
+  std::exception_ptr field_err;
 
   auto worker = [&] {
     while (!stop) {
@@ -224,9 +228,10 @@ torch::Tensor decode_images(const std::vector<std::string>& files, const std::ve
                      shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
           m = r;
         } else if (m.rows != h || m.cols != w) {
-          throw DataError(what + " is " + std::to_string(m.cols) + "x" + std::to_string(m.rows) +
-                          " but the first image '" + files[0] + "' is " + std::to_string(w) + "x" + std::to_string(h) +
-                          "; pass --image-size N to resize all images");
+          throw FieldError(what + " is " + std::to_string(m.cols) + "x" + std::to_string(m.rows) +
+                               " but the first image '" + files[0] + "' is " + std::to_string(w) + "x" +
+                               std::to_string(h) + "; pass ",
+                           "image_size", " N to resize all images");
         }
         cv::Mat dst(static_cast<int>(h), static_cast<int>(w), CV_8UC3, rgb[i].data_ptr());
         if (m.channels() == 1) {
@@ -241,6 +246,8 @@ torch::Tensor decode_images(const std::vector<std::string>& files, const std::ve
         if (i < err_index) {
           err_index = i;
           err_msg = e.what();
+          // A FieldError keeps its type, so that a caller can name the setting its own way.
+          field_err = dynamic_cast<const FieldError*>(&e) != nullptr ? std::current_exception() : nullptr;
         }
         stop = true;
       }
@@ -260,6 +267,7 @@ torch::Tensor decode_images(const std::vector<std::string>& files, const std::ve
     throw;
   }
   for (auto& t : pool) t.join();
+  if (field_err) std::rethrow_exception(field_err);
   if (err_index < n) throw DataError(err_msg);
   if (options.progress) options.progress(stage, n, n);
   const bool all_gray = std::all_of(gray.begin(), gray.end(), [](char g) { return g != 0; });

@@ -43,7 +43,7 @@ struct Source {
   const Part& get(const std::string& name) const;  // throws DataError naming the part
 };
 
-// Parses the --dataset spec and reads the source (h5: reads a cache back).
+// Parses a dataset spec ("kind:PATH", dataset.h) and reads the source (h5: reads a cache back).
 Source read_source(const std::string& spec, const LoadOptions& options = {});
 
 Dataset few_shot_splits(const Source& s);

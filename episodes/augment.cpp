@@ -1,24 +1,20 @@
 #include "episodes/augment.h"
 
+#include "episodes/seeding.h"
+
 #include <torch/torch.h>
 
 #include <cmath>
 
 namespace episodes {
 
-uint64_t Rng::mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
+uint64_t Rng::mix(uint64_t x) { return splitmix64(x); }
 
 uint64_t Rng::next() {
+  // The splitmix64 generator: the finaliser of a state advanced by the golden-ratio step.
+  const uint64_t x = s_;
   s_ += 0x9E3779B97F4A7C15ULL;
-  uint64_t z = s_;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
+  return splitmix64(x);
 }
 
 uint64_t Rng::below(uint64_t n) {

@@ -10,14 +10,14 @@
 
 namespace episodes {
 
-// Deterministic 64-bit generator (splitmix64): the same stream on every platform.
+// Deterministic 64-bit generator (splitmix64, seeding.h): the same stream on every platform.
 class Rng {
  public:
   explicit Rng(uint64_t seed) : s_(seed) {}
   uint64_t next();
   uint64_t below(uint64_t n);  // uniform in [0, n)
   double uniform();            // uniform in [0, 1)
-  static uint64_t mix(uint64_t x);
+  static uint64_t mix(uint64_t x);  // splitmix64(x)
 
  private:
   uint64_t s_;

@@ -2,6 +2,8 @@
 
 #include "episodes/augment.h"
 
+#include "datasets/field_error.h"
+
 #include <torch/torch.h>
 
 #include <numeric>
@@ -47,13 +49,13 @@ EpisodeSampler::EpisodeSampler(const datasets::Split& split, std::string split_n
     throw std::invalid_argument(where + ": labels must be int64 [N] matching the images");
   }
   const auto& c = config_;
-  if (c.ways < 1) throw std::invalid_argument("--ways must be at least 1, got " + std::to_string(c.ways));
-  if (c.shots < 1) throw std::invalid_argument("--shots must be at least 1, got " + std::to_string(c.shots));
-  if (c.queries < 0) throw std::invalid_argument("--queries must be at least 0, got " + std::to_string(c.queries));
+  if (c.ways < 1) throw datasets::FieldError("", "ways", " must be at least 1, got " + std::to_string(c.ways));
+  if (c.shots < 1) throw datasets::FieldError("", "shots", " must be at least 1, got " + std::to_string(c.shots));
+  if (c.queries < 0) throw datasets::FieldError("", "queries", " must be at least 0, got " + std::to_string(c.queries));
   const int64_t classes = split.num_classes();
   if (c.ways > classes) {
-    throw std::invalid_argument(where + " has " + std::to_string(classes) + " classes, fewer than --ways " +
-                                std::to_string(c.ways));
+    throw datasets::FieldError(where + " has " + std::to_string(classes) + " classes, fewer than ", "ways",
+                               " " + std::to_string(c.ways));
   }
   images_ = split.images.contiguous();
   const auto labels = split.labels.to(torch::kLong).contiguous();

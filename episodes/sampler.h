@@ -44,7 +44,8 @@ class EpisodeSampler {
  public:
   // Validates: ways >= 1 and <= classes in the split, shots >= 1, queries >= 0, every class
   // has >= shots + queries images, normalisation matches the channels. Throws
-  // std::invalid_argument naming the split, class and numbers.
+  // std::invalid_argument naming the split, class and numbers; a datasets::FieldError
+  // (field_error.h) when one field of the config is at fault ("ways", "shots", "queries").
   EpisodeSampler(const datasets::Split& split, std::string split_name, EpisodeConfig config);
 
   Episode episode(int64_t index) const;

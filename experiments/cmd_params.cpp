@@ -16,8 +16,8 @@
 #include <cmath>
 #include <iostream>
 #include <map>
-#include <set>
 #include <sstream>
+#include <stdexcept>
 
 namespace experiments {
 namespace {
@@ -65,27 +65,35 @@ std::string label(const backbones::BackboneOptions& o) {
          std::to_string(o.image_size) + " px";
 }
 
+// The kind a parameter's role counts under in `params`' "by kind" line.
+const char* kind_of(acdc::Role role) {
+  switch (role) {
+    case acdc::Role::kCoefficients: return "coefficients";
+    case acdc::Role::kAtoms: return "atoms";
+    case acdc::Role::kConvWeight:
+    case acdc::Role::kConvBias: return "standard_conv";
+    case acdc::Role::kBatchNormWeight:
+    case acdc::Role::kBatchNormBias: return "batchnorm";
+    case acdc::Role::kHeadWeight:
+    case acdc::Role::kHeadBias: return "head";
+    case acdc::Role::kBatchNormRunningMean:
+    case acdc::Role::kBatchNormRunningVar:
+    case acdc::Role::kOther: break;
+  }
+  return nullptr;
+}
+
 // Parameters by kind: shared/own coefficients, atoms, standard conv kernels, BatchNorm, head.
 std::vector<std::pair<std::string, int64_t>> kinds(const backbones::Backbone& net) {
-  std::set<std::string> convs;
-  for (int64_t i = 0; i < net.plan().size(); ++i) convs.insert(net.plan().conv(i).spec().name);
   std::map<std::string, int64_t> totals;
-  const auto& names = net.params().names();
-  for (size_t i = 0; i < names.size(); ++i) {
-    const auto& n = names[i];
-    const auto dot = n.rfind('.');
-    const std::string owner = dot == std::string::npos ? n : n.substr(0, dot);
-    std::string kind = "batchnorm";
-    if (n.size() > 6 && n.compare(n.size() - 6, 6, ".atoms") == 0) {
-      kind = "atoms";
-    } else if (n.rfind("acdc.coeff.", 0) == 0 || (n.size() > 6 && n.compare(n.size() - 6, 6, ".coeff") == 0)) {
-      kind = "coefficients";
-    } else if (n.rfind("head.", 0) == 0) {
-      kind = "head";
-    } else if (convs.count(owner)) {
-      kind = "standard_conv";
+  const auto& store = net.params();
+  for (int64_t i = 0; i < store.size(); ++i) {
+    const char* kind = kind_of(store.role(i));
+    if (kind == nullptr) {
+      throw std::logic_error("parameter '" + store.names()[static_cast<size_t>(i)] + "' has role " +
+                             acdc::to_string(store.role(i)) + ", which no kind counts");
     }
-    totals[kind] += net.params()[static_cast<int64_t>(i)].numel();
+    totals[kind] += store[i].numel();
   }
   std::vector<std::pair<std::string, int64_t>> out;
   for (const auto* k : {"coefficients", "atoms", "standard_conv", "batchnorm", "head"}) out.emplace_back(k, totals[k]);

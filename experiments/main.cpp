@@ -4,10 +4,13 @@
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 
+#include "datasets/field_error.h"
+
 #include <c10/util/Exception.h>
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <iostream>
 
 namespace experiments {
@@ -81,6 +84,12 @@ int main(int argc, char** argv) {
       return c.run(std::vector<std::string>(argv + 2, argv + argc));
     } catch (const experiments::UsageError& e) {
       std::cerr << "acdc-meta " << name << ": error: " << e.what() << "\n";
+      return 2;
+    } catch (const datasets::FieldError& e) {
+      // A lower library names the setting by its field ("image_size"); the user typed a flag.
+      std::string flag = e.field;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      std::cerr << "acdc-meta " << name << ": error: " << e.renamed("--" + flag) << "\n";
       return 2;
     } catch (const std::invalid_argument& e) {
       std::cerr << "acdc-meta " << name << ": error: " << e.what() << "\n";

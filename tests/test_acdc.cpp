@@ -108,6 +108,81 @@ TEST(Gradients, SecondOrderMatchesFiniteDifferencesOfFirstOrder) {
   EXPECT_TRUE(torch::allclose(second, numeric, 1e-5, 1e-6)) << second << numeric;
 }
 
+// The production path of a grouped layer (acdc_conv2d with a slice of a larger shared
+// coefficient tensor, bias, conv groups and channel shuffle; what Conv::forward runs) against
+// finite differences, first and second order.
+TEST(Gradients, GroupedSlicedLayerWithBiasMatchesFiniteDifferences) {
+  torch::manual_seed(9);
+  // C_in = 4, s = 2: G = 2 conv groups; C_out = 4: A = 2 atom groups of so = 2 rows; m = 2.
+  auto x = torch::randn({2, 4, 5, 5}, kDouble).requires_grad_();
+  auto atoms = torch::randn({2, 2, 3, 3}, kDouble).requires_grad_();
+  auto coeff = torch::randn({3, 3, 2}, kDouble).requires_grad_();  // shared, larger than the slice
+  auto bias = torch::randn({4}, kDouble).requires_grad_();
+  acdc::ConvLayerOptions o;
+  o.geometry = {1, 1, 1};
+  o.groups = 2;
+  o.coeff_rows = 2;
+  o.coeff_cols = 2;
+  auto probe = torch::randn({2, 4, 5, 5}, kDouble);
+  auto loss_fn = [&] { return (acdc::acdc_conv2d(x, atoms, coeff, bias, o).tanh() * probe).sum(); };
+
+  auto grads = torch::autograd::grad({loss_fn()}, {x, atoms, coeff, bias});
+  auto scalar = [&] { return loss_fn().item<double>(); };
+  EXPECT_TRUE(torch::allclose(grads[0], finite_difference(scalar, x.detach()), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(grads[1], finite_difference(scalar, atoms.detach()), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(grads[2], finite_difference(scalar, coeff.detach()), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(grads[3], finite_difference(scalar, bias.detach()), 1e-5, 1e-6));
+  // Rows and columns outside the slice get no gradient.
+  EXPECT_EQ(grads[2].narrow(0, 2, 1).abs().max().item<double>(), 0.0);
+
+  auto grad_norm = [&](bool create_graph) {
+    auto ga = torch::autograd::grad({loss_fn()}, {atoms}, /*grad_outputs=*/{}, /*retain_graph=*/true,
+                                    /*create_graph=*/create_graph)[0];
+    return ga.pow(2).sum();
+  };
+  auto gn = grad_norm(true);
+  ASSERT_TRUE(gn.requires_grad());
+  auto second = torch::autograd::grad({gn}, {coeff, x});
+  auto numeric = [&](const torch::Tensor& t) {
+    return finite_difference([&] { return grad_norm(false).item<double>(); }, t.detach());
+  };
+  EXPECT_TRUE(torch::allclose(second[0], numeric(coeff), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(second[1], numeric(x), 1e-5, 1e-6));
+}
+
+// Conv::forward is a thin call into the functional core: the same values, atom-drop draws
+// included, for every conv type.
+TEST(Functional, ConvForwardIsTheFunctionalCore) {
+  for (auto type : {acdc::ConvType::kStandard, acdc::ConvType::kLayer, acdc::ConvType::kNet,
+                    acdc::ConvType::kGroupedBlock}) {
+    acdc::ParamStore store;
+    acdc::ConvOptions o;
+    o.type = type;
+    o.atoms = 3;
+    o.group_size = 4;
+    o.atom_drop = 0.3;
+    acdc::SharingPlan plan(o, &store);
+    acdc::ConvSpec spec{"c", 8, 8, 3, 1, 1, 1, "block1"};
+    spec.bias = true;
+    plan.add({"a", 8, 12, 3, 1, 1, 1, "block1"});  // a larger user of a shared coefficient tensor
+    const auto id = plan.add(spec);
+    plan.finalize();
+    const auto& conv = plan.conv(id);
+    const auto& p = store.tensors();
+    auto x = torch::randn({2, 8, 6, 6});
+    for (bool training : {false, true}) {
+      torch::manual_seed(10);
+      auto y = conv.forward(x, p, {training, nullptr});
+      torch::manual_seed(10);
+      const auto lo = conv.layer_options(training);
+      auto expected = type == acdc::ConvType::kStandard
+                          ? acdc::standard_conv2d(x, p[conv.weight_slot()], store.at("c.bias"), lo)
+                          : acdc::acdc_conv2d(x, p[conv.atoms_slot()], p[conv.coeff_slot()], store.at("c.bias"), lo);
+      EXPECT_TRUE(torch::equal(y, expected)) << acdc::to_string(type) << " training " << training;
+    }
+  }
+}
+
 TEST(Sharing, SharedCoefficientGradientIsSumOfSliceGradients) {
   torch::manual_seed(4);
   acdc::ParamStore store;
@@ -332,6 +407,27 @@ TEST(Validation, BadConfigurationsNameTheBadValue) {
   acdc::ConvOptions bad_drop;
   bad_drop.atom_drop = 1.0;
   EXPECT_THROW(bad_drop.validate(), std::invalid_argument);
+}
+
+TEST(ParamStore, SharingPlanGivesEveryTensorItsRole) {
+  acdc::ParamStore store;
+  acdc::ConvOptions o;
+  o.type = acdc::ConvType::kBlock;
+  o.atoms = 2;
+  acdc::SharingPlan plan(o, &store);
+  acdc::ConvSpec decomposed{"l1", 3, 8, 3, 1, 1, 1, "block1"};
+  decomposed.bias = true;
+  plan.add(decomposed);
+  acdc::ConvSpec shortcut{"sc", 3, 8, 1, 1, 0, 1, "block1"};
+  shortcut.decompose = false;
+  plan.add(shortcut);
+  plan.finalize();
+  using R = acdc::Role;
+  EXPECT_EQ(store.names(), (std::vector<std::string>{"l1.atoms", "l1.bias", "sc.weight", "acdc.coeff.block1"}));
+  EXPECT_EQ(store.roles(), (std::vector<R>{R::kAtoms, R::kConvBias, R::kConvWeight, R::kCoefficients}));
+  EXPECT_EQ(acdc::to_string(R::kCoefficients), "coefficients");
+  store.add("free", torch::zeros({1}));
+  EXPECT_EQ(store.role(store.slot("free")), R::kOther);
 }
 
 TEST(ParamStore, ResolveNamesMissingAndMisshapenKeys) {

@@ -98,6 +98,47 @@ TEST(AllBackbones, EveryConvTypeBuildsRunsForwardAndBackwardIn1And3Channels) {
   }
 }
 
+// Every tensor carries the role its layer gave it; the filters select by role, so they agree
+// with the name scheme without reading it.
+TEST(AllBackbones, RolesAreSetWhereTensorsAreCreated) {
+  for (const auto* conv : {"standard", "acdc-layer", "acdc-g-block"}) {
+    auto net = backbones::make_backbone(options_for("resnet18", conv));
+    const auto& p = net->params();
+    ASSERT_EQ(p.roles().size(), p.names().size());
+    std::map<acdc::Role, int64_t> count;
+    for (int64_t i = 0; i < p.size(); ++i) {
+      const auto& name = p.names()[static_cast<size_t>(i)];
+      const auto role = p.role(i);
+      ++count[role];
+      auto ends = [&name](const std::string& tail) {
+        return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+      };
+      if (name.rfind("head.", 0) == 0) {
+        EXPECT_EQ(role, ends(".weight") ? acdc::Role::kHeadWeight : acdc::Role::kHeadBias) << name;
+      } else if (ends(".atoms")) {
+        EXPECT_EQ(role, acdc::Role::kAtoms) << name;
+      } else if (name.rfind("acdc.coeff.", 0) == 0 || ends(".coeff")) {
+        EXPECT_EQ(role, acdc::Role::kCoefficients) << name;
+      } else if (name.find("bn") != std::string::npos) {
+        EXPECT_EQ(role, ends(".weight") ? acdc::Role::kBatchNormWeight : acdc::Role::kBatchNormBias) << name;
+      } else {
+        EXPECT_EQ(role, acdc::Role::kConvWeight) << name;
+      }
+    }
+    EXPECT_EQ(count[acdc::Role::kHeadWeight], 1) << conv;
+    EXPECT_EQ(count[acdc::Role::kHeadBias], 1) << conv;
+    EXPECT_EQ(count[acdc::Role::kOther], 0) << conv;
+    EXPECT_EQ(static_cast<int64_t>(net->slots(backbones::ParamFilter::kAtoms).size()), count[acdc::Role::kAtoms]) << conv;
+    EXPECT_EQ(net->slots(backbones::ParamFilter::kAtomsAndHead).size(),
+              net->slots(backbones::ParamFilter::kAtoms).size() + 2u) << conv;
+    for (int64_t i = 0; i < net->buffers().size(); ++i) {
+      const auto role = net->buffers().role(i);
+      EXPECT_TRUE(role == acdc::Role::kBatchNormRunningMean || role == acdc::Role::kBatchNormRunningVar)
+          << net->buffers().names()[static_cast<size_t>(i)];
+    }
+  }
+}
+
 TEST(AllBackbones, StableHierarchicalNames) {
   auto net = backbones::make_backbone(options_for("resnet18", "acdc-net"));
   for (const auto* key : {"stem.conv.atoms", "stem.bn.weight", "layer1.0.conv1.atoms", "layer1.0.bn1.bias",

@@ -4,6 +4,7 @@
 // project's HDF5 cache, and every bad input of issue 4 with its named error.
 
 #include "datasets/dataset.h"
+#include "datasets/field_error.h"
 #include "datasets/internal/readers.h"
 #include "datasets/source.h"
 #include "datasets/storage/h5.h"
@@ -320,6 +321,19 @@ TEST(MiniImageNet, TorchmetaLayoutBitExact) {
   EXPECT_HAS(error_of([&] { datasets::load_dataset("h5:" + dir + "/train_data.hdf5"); }), "torchmeta");
 }
 
+TEST(Source, NegativeImageSizeNamesTheField) {
+  datasets::LoadOptions o;
+  o.image_size = -1;
+  try {
+    datasets::read_source("fashion-mnist", o);
+    FAIL() << "image size -1 accepted";
+  } catch (const datasets::FieldError& e) {
+    EXPECT_EQ(std::string(e.what()), "image_size must be positive (or 0 for native), got -1");
+    EXPECT_EQ(e.field, "image_size");
+    EXPECT_EQ(e.renamed("--image-size"), "--image-size must be positive (or 0 for native), got -1");
+  }
+}
+
 // ---------------------------------------------------------------- image files (OpenCV)
 
 #ifdef ACDC_META_DATASETS_OPENCV
@@ -367,7 +381,7 @@ TEST(MiniImageNet, RaviCsvPngBitExactRgb) {
   EXPECT_EQ(d.test.images[4][7][3][0].item<int>(), (16 + 21 + 15 + 140) % 256);
   EXPECT_EQ(d.test.images[4][7][3][2].item<int>(), (16 + 21 + 15) % 256);
 
-  // --image-size at load time.
+  // LoadOptions::image_size at load time.
   datasets::LoadOptions o;
   o.image_size = 5;
   EXPECT_EQ(datasets::load_dataset("miniimagenet:" + t.str(), o).train.images.sizes(),
@@ -433,11 +447,18 @@ TEST(MiniImageNet, ClassFoldersJpegAndGrayscale) {
   const auto& all = s.get("all").data;
   ASSERT_EQ(all.images.sizes(), torch::IntArrayRef({2, 7, 9, 1}));
   EXPECT_EQ(all.images[1][6][8][0].item<int>(), (1 + 18 + 40) % 256);
-  // Mixed sizes without --image-size: named.
+  // Mixed sizes without an image size: named, with the setting that resizes them.
   imwrite(g / "cls1/b.png", pattern(8, 9, 0, 1));
   auto e = error_of([&] { datasets::read_source("folder:" + g.str()); });
   EXPECT_HAS(e, "b.png");
-  EXPECT_HAS(e, "--image-size");
+  EXPECT_HAS(e, "pass image_size N to resize all images");
+  try {  // a FieldError even though the worker threads found it, so the CLI can put its flag in
+    datasets::read_source("folder:" + g.str());
+    FAIL() << "mixed image sizes accepted";
+  } catch (const datasets::FieldError& fe) {
+    EXPECT_EQ(fe.field, "image_size");
+    EXPECT_HAS(fe.renamed("--image-size"), "pass --image-size N to resize all images");
+  }
   // A file that is not an image at all.
   fs::remove(g / "cls1/b.png");
   write_bytes(g / "cls0/broken.png", "not a png");

@@ -1,6 +1,7 @@
 #include "experiments/training/classification.h"
 
 #include "backbones/registry.h"
+#include "episodes/seeding.h"
 #include "experiments/checkpoint.h"
 #include "experiments/fewshot.h"
 #include "experiments/report/numbers.h"
@@ -75,17 +76,10 @@ void require(bool ok, const std::string& message) {
   if (!ok) throw UsageError(message);
 }
 
-uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
 // Epoch e's shuffling and augmentation depend on (seed, e) only, so a resumed run sees the
 // same batches as an uninterrupted one.
 at::Generator epoch_generator(int64_t seed, int64_t epoch) {
-  return at::make_generator<at::CPUGeneratorImpl>(mix64(mix64(static_cast<uint64_t>(seed)) ^ static_cast<uint64_t>(epoch)));
+  return at::make_generator<at::CPUGeneratorImpl>(episodes::splitmix64(episodes::splitmix64(static_cast<uint64_t>(seed)) ^ static_cast<uint64_t>(epoch)));
 }
 
 struct Eval {
