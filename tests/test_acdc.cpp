@@ -6,6 +6,7 @@
 #include "acdc/conv_options.h"
 #include "acdc/functional.h"
 #include "acdc/param_store.h"
+#include "tests/support/gradcheck.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -17,24 +18,7 @@ namespace {
 
 const auto kDouble = torch::TensorOptions().dtype(torch::kDouble);
 
-// Central finite differences of a scalar function of `x` (perturbed in place through a
-// detached view, restored); f itself may use autograd.
-torch::Tensor finite_difference(const std::function<double()>& f, torch::Tensor x, double eps = 1e-6) {
-  x = x.detach();
-  auto grad = torch::zeros_like(x);
-  auto flat = x.view(-1);
-  auto gflat = grad.view(-1);
-  for (int64_t i = 0; i < flat.numel(); ++i) {
-    const double orig = flat[i].item<double>();
-    flat[i] = orig + eps;
-    const double plus = f();
-    flat[i] = orig - eps;
-    const double minus = f();
-    flat[i] = orig;
-    gflat[i] = (plus - minus) / (2 * eps);
-  }
-  return grad;
-}
+using support::finite_difference;  // central differences, every entry of x
 
 struct GeometryCase {
   int64_t k, stride, padding, dilation, h, w;

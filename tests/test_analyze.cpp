@@ -6,6 +6,10 @@
 #include "backbones/registry.h"
 #include "datasets/storage/h5.h"
 #include "experiments/analysis.h"
+#include "tests/support/acdc_meta.h"
+#include "tests/support/files.h"
+#include "tests/support/images.h"
+#include "tests/support/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -15,14 +19,11 @@
 #include <opencv2/imgcodecs.hpp>
 #endif
 
-#include <array>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <map>
+#include <stdexcept>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace {
 
@@ -231,79 +232,44 @@ TEST(Cam, ChosenClassAndRefusedBackbone) {
 
 // ---- through the binary ----
 
-struct Result {
-  int code;
-  std::string output;  // stdout + stderr
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(ACDC_META_BIN) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (pipe && fgets(buf.data(), static_cast<int>(buf.size()), pipe)) out += buf.data();
-  const int status = pipe ? pclose(pipe) : -1;
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "acdc-analyze-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-void put_be32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
-}
+using support::run_acdc_meta;
+using support::TempDir;
 
 // Fashion-MNIST layout (raw IDX), 16x16, 10 classes: a bright block at a class-specific place.
 void write_idx_dataset(const std::string& dir, int64_t train, int64_t test) {
-  fs::create_directories(dir);
   for (const auto& [prefix, n] : {std::pair<std::string, int64_t>{"train", train}, {"t10k", test}}) {
     const auto labels = torch::arange(n, torch::kLong).remainder(10);
-    auto images = (torch::rand({n, 16, 16}) * 60).to(torch::kUInt8);
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t c = labels[i].item<int64_t>();
-      images[i].narrow(0, (c / 4) * 4, 4).narrow(1, (c % 4) * 4, 4).fill_(220);
-    }
-    images = images.contiguous();
-    std::string img, lbl;
-    put_be32(img, 2051);
-    put_be32(img, static_cast<uint32_t>(n));
-    put_be32(img, 16);
-    put_be32(img, 16);
-    img.append(reinterpret_cast<const char*>(images.data_ptr<uint8_t>()), static_cast<size_t>(n * 256));
-    put_be32(lbl, 2049);
-    put_be32(lbl, static_cast<uint32_t>(n));
-    const auto l8 = labels.to(torch::kUInt8).contiguous();
-    lbl.append(reinterpret_cast<const char*>(l8.data_ptr<uint8_t>()), static_cast<size_t>(n));
-    std::ofstream(dir + "/" + prefix + "-images-idx3-ubyte", std::ios::binary) << img;
-    std::ofstream(dir + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary) << lbl;
+    support::write_idx(dir, prefix, support::class_images(labels, 16, 1, /*seed=*/std::nullopt), labels);
   }
 }
 
+// The fixture data set is written once per process; the classify runs the tests read are made
+// when a test first asks for one, so a test run on its own (one CTest entry, one process) trains
+// only the runs it uses.
 class AnalyzeCommand : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    tmp_ = new TempDir();
+    tmp_ = new TempDir("acdc-analyze-");
     torch::manual_seed(7);
     write_idx_dataset(*tmp_ / "fmnist", 200, 40);
-    const std::string common = "classify --dataset fashion-mnist:" + (*tmp_ / "fmnist") +
-                               " --backbone conv4 --width 8 --batch-size 20 --epochs 1 --threads 1 --test-every 0";
-    ASSERT_EQ(run(common + " --out " + (*tmp_ / "std")).code, 0);
-    ASSERT_EQ(run(common + " --conv acdc-net --atoms 4 --out " + (*tmp_ / "net")).code, 0);
-    ASSERT_EQ(run(common + " --image-size 32 --out " + (*tmp_ / "big")).code, 0);
   }
   static void TearDownTestSuite() {
     delete tmp_;
     tmp_ = nullptr;
+  }
+  // The folder of a tiny classify run: "std" (standard conv4), "net" (acdc-net, 4 atoms) or
+  // "big" (32 px images, which conv4 flattens), trained on first use.
+  static std::string classify_run(const std::string& name) {
+    static const std::map<std::string, std::string> flags = {
+        {"std", ""}, {"net", " --conv acdc-net --atoms 4"}, {"big", " --image-size 32"}};
+    const auto dir = *tmp_ / name;
+    if (!fs::exists(dir + "/last.h5")) {
+      const std::string common = "classify --dataset fashion-mnist:" + (*tmp_ / "fmnist") +
+                                 " --backbone conv4 --width 8 --batch-size 20 --epochs 1 --threads 1 --test-every 0";
+      const auto r = run_acdc_meta(common + flags.at(name) + " --out " + dir);
+      if (r.code != 0) throw std::runtime_error("classify run '" + name + "' failed: " + r.output);
+    }
+    return dir;
   }
   static TempDir* tmp_;
 };
@@ -311,17 +277,18 @@ TempDir* AnalyzeCommand::tmp_ = nullptr;
 
 TEST_F(AnalyzeCommand, RankTableJsonAndHeatMap) {
   const auto& t = *tmp_;
-  const auto table = run("analyze rank --run " + (t / "std") + " --atoms 9 --svg " + (t / "rank.svg"));
+  const auto table =
+      run_acdc_meta("analyze rank --run " + classify_run("std") + " --atoms 9 --svg " + (t / "rank.svg"));
   ASSERT_EQ(table.code, 0) << table.output;
   EXPECT_NE(table.output.find("| 3 | features.3.conv | 8x8x3x3 | 9 |"), std::string::npos) << table.output;
   EXPECT_NE(table.output.find("| 2-3 |"), std::string::npos) << table.output;
   EXPECT_NE(table.output.find("Averages over the 6 pairs"), std::string::npos) << table.output;
-  std::ifstream svg(t / "rank.svg");
-  const std::string text((std::istreambuf_iterator<char>(svg)), std::istreambuf_iterator<char>());
+  const std::string text = support::read_file(t / "rank.svg");
   EXPECT_EQ(text.rfind("<svg", 0), 0u);
   EXPECT_NE(text.find("</svg>"), std::string::npos);
 
-  const auto json = run("analyze rank --checkpoint " + (t / "net/last.h5") + " --atoms 9 --json");
+  const auto json =
+      run_acdc_meta("analyze rank --checkpoint " + classify_run("net") + "/last.h5 --atoms 9 --json");
   ASSERT_EQ(json.code, 0) << json.output;
   EXPECT_EQ(json.output.rfind("{", 0), 0u) << json.output;  // JSON only on stdout
   EXPECT_NE(json.output.find("\"mean_pair_erank\""), std::string::npos);
@@ -333,7 +300,7 @@ TEST_F(AnalyzeCommand, CamPngsAndRawMaps) {
   GTEST_SKIP() << "built without OpenCV: analyze cam cannot draw its PNGs";
 #endif
   const auto& t = *tmp_;
-  const auto r = run("analyze cam --run " + (t / "net") + " --index 0,3 --out " + (t / "cam"));
+  const auto r = run_acdc_meta("analyze cam --run " + classify_run("net") + " --index 0,3 --out " + (t / "cam"));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(fs::exists(t / "cam/cam-test-0.png")) << r.output;
   EXPECT_TRUE(fs::exists(t / "cam/cam-test-3.png")) << r.output;
@@ -356,8 +323,8 @@ TEST_F(AnalyzeCommand, CamPngsAndRawMaps) {
   // An image file, and a chosen class.
   cv::Mat img(20, 24, CV_8UC3, cv::Scalar(10, 200, 30));
   ASSERT_TRUE(cv::imwrite(t / "shirt.png", img));
-  const auto file = run("analyze cam --run " + (t / "std") + " --image " + (t / "shirt.png") + " --class 2 --out " +
-                        (t / "cam2"));
+  const auto file = run_acdc_meta("analyze cam --run " + classify_run("std") + " --image " + (t / "shirt.png") +
+                                  " --class 2 --out " + (t / "cam2"));
   ASSERT_EQ(file.code, 0) << file.output;
   EXPECT_TRUE(fs::exists(t / "cam2/cam-shirt.png"));
   EXPECT_EQ(storage::H5File::open(t / "cam2/maps.h5").read_tensor("classes").item<int64_t>(), 2);
@@ -368,16 +335,17 @@ TEST_F(AnalyzeCommand, MetaTrainingCheckpointsToo) {
   // A tiny `train` run (MAML, acdc-net conv4, 2 iterations): rank reads its kernels, cam its
   // meta-learned 3-way head on the few-shot test split.
   const auto& t = *tmp_;
-  const auto train = run("train --dataset fashion-mnist:" + (t / "fmnist") +
-                         " --backbone conv4 --conv acdc-net --width 8 --atoms 4 --image-size 16 --ways 3 --shots 1"
-                         " --queries 2 --meta-batch 2 --inner-steps 1 --iterations 2 --val-every 0 --threads 1 --out " +
-                         (t / "maml"));
+  const auto train =
+      run_acdc_meta("train --dataset fashion-mnist:" + (t / "fmnist") +
+                    " --backbone conv4 --conv acdc-net --width 8 --atoms 4 --image-size 16 --ways 3 --shots 1"
+                    " --queries 2 --meta-batch 2 --inner-steps 1 --iterations 2 --val-every 0 --threads 1 --out " +
+                    (t / "maml"));
   ASSERT_EQ(train.code, 0) << train.output;
-  const auto rank = run("analyze rank --run " + (t / "maml") + " --atoms 9");
+  const auto rank = run_acdc_meta("analyze rank --run " + (t / "maml") + " --atoms 9");
   ASSERT_EQ(rank.code, 0) << rank.output;
   EXPECT_NE(rank.output.find("Averages over the 6 pairs"), std::string::npos) << rank.output;
 #ifdef ACDC_META_HAVE_OPENCV
-  const auto cam = run("analyze cam --run " + (t / "maml") + " --index 0,1 --out " + (t / "maml-cam"));
+  const auto cam = run_acdc_meta("analyze cam --run " + (t / "maml") + " --index 0,1 --out " + (t / "maml-cam"));
   ASSERT_EQ(cam.code, 0) << cam.output;
   EXPECT_EQ(storage::H5File::open(t / "maml-cam/maps.h5").read_tensor("logits").sizes(), (torch::IntArrayRef{2, 3}));
 #endif
@@ -385,7 +353,7 @@ TEST_F(AnalyzeCommand, MetaTrainingCheckpointsToo) {
 
 TEST_F(AnalyzeCommand, BadInputExitsTwoWithOneLine) {
   const auto& t = *tmp_;
-  const std::string run_std = " --run " + (t / "std");
+  const std::string run_std = " --run " + classify_run("std");
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"analyze", "an analysis is required: rank or cam"},
       {"analyze ranks", "unknown analysis 'ranks'"},
@@ -401,10 +369,10 @@ TEST_F(AnalyzeCommand, BadInputExitsTwoWithOneLine) {
       {"analyze cam" + run_std + " --out " + (t / "c") + " --image " + (t / "none.png"), "no file"},
       {"analyze cam" + run_std + " --out " + (t / "c") + " --index 0 --class 10", "class out of range"},
       {"analyze cam" + run_std + " --out " + (t / "c") + " --index 0 --split dev", "--split"},
-      {"analyze cam --run " + (t / "big") + " --out " + (t / "c") + " --index 0", "flattens a [8, 2, 2] map"},
+      {"analyze cam --run " + classify_run("big") + " --out " + (t / "c") + " --index 0", "flattens a [8, 2, 2] map"},
   };
   for (const auto& [args, needle] : cases) {
-    const auto r = run(args);
+    const auto r = run_acdc_meta(args);
     EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
     EXPECT_NE(r.output.find(needle), std::string::npos) << args << "\n" << r.output;
   }

@@ -10,6 +10,10 @@
 #include "experiments/cli.h"
 #include "experiments/commands.h"
 #include "meta/optim.h"
+#include "tests/support/acdc_meta.h"
+#include "tests/support/files.h"
+#include "tests/support/images.h"
+#include "tests/support/temp_dir.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -20,93 +24,29 @@
 #include <opencv2/imgcodecs.hpp>
 #endif
 
-#include <unistd.h>
-
-#include <array>
-#include <cstdio>
+#include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
+#include <tuple>
 
 namespace {
 
 namespace fs = std::filesystem;
 using experiments::Args;
 
-struct Result {
-  int code;
-  std::string output;  // stdout + stderr
-};
-
-Result run(const std::string& args, bool merge_stderr = true) {
-  const std::string cmd = std::string(ACDC_META_BIN) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (pipe && fgets(buf.data(), static_cast<int>(buf.size()), pipe)) out += buf.data();
-  const int status = pipe ? pclose(pipe) : -1;
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  ASSERT_TRUE(static_cast<bool>(out)) << path;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
-
-// A learnable image: a bright block at a class-specific position over dark noise.
-torch::Tensor class_images(const torch::Tensor& labels, int64_t side, int64_t channels, uint64_t seed) {
-  torch::manual_seed(seed);
-  const int64_t n = labels.size(0), cell = side / 4;
-  auto images = (torch::rand({n, side, side, channels}) * 60).to(torch::kUInt8);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t c = labels[i].item<int64_t>() % 16;
-    images[i].narrow(0, (c / 4) * cell, cell).narrow(1, (c % 4) * cell, cell).fill_(220);
-  }
-  return images;
-}
-
-void put_be32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
-}
+using support::class_images;
+using support::lines_of;
+using support::read_file;
+using support::run_acdc_meta;
+using support::TempDir;
+using support::write_file;
 
 // Fashion-MNIST layout (raw IDX): `train` / `test` images per split, 16x16, 10 classes.
 void write_idx_dataset(const std::string& dir, int64_t train, int64_t test) {
-  fs::create_directories(dir);
   for (const auto& [prefix, n, seed] : {std::tuple<std::string, int64_t, uint64_t>{"train", train, 1}, {"t10k", test, 2}}) {
-    auto labels = torch::arange(n, torch::kLong).remainder(10);
-    auto images = class_images(labels, 16, 1, seed).contiguous();
-    std::string img, lbl;
-    put_be32(img, 2051);
-    put_be32(img, static_cast<uint32_t>(n));
-    put_be32(img, 16);
-    put_be32(img, 16);
-    img.append(reinterpret_cast<const char*>(images.data_ptr<uint8_t>()), static_cast<size_t>(n * 256));
-    put_be32(lbl, 2049);
-    put_be32(lbl, static_cast<uint32_t>(n));
-    auto l8 = labels.to(torch::kUInt8).contiguous();
-    lbl.append(reinterpret_cast<const char*>(l8.data_ptr<uint8_t>()), static_cast<size_t>(n));
-    write_file(dir + "/" + prefix + "-images-idx3-ubyte", img);
-    write_file(dir + "/" + prefix + "-labels-idx1-ubyte", lbl);
+    const auto labels = torch::arange(n, torch::kLong).remainder(10);
+    support::write_idx(dir, prefix, class_images(labels, 16, 1, seed), labels);
   }
 }
 
@@ -123,20 +63,6 @@ std::string cifar_records(int64_t n, int64_t classes, bool coarse_and_fine, uint
   }
   return out;
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "acdc-classify-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // The flags of a tiny, fast run (conv4 of width 8).
 std::string tiny(const std::string& dataset, const std::string& out, int batch = 20) {
@@ -507,29 +433,29 @@ TEST(ClassifyCli, BadFlagsExit2NamingThem) {
       {"classify --sweep " + (tmp / "missing.ini") + " --out " + (tmp / "s"), "missing.ini"},
   };
   for (const auto& c : cases) {
-    const auto r = run(c.args);
+    const auto r = run_acdc_meta(c.args);
     EXPECT_EQ(r.code, 2) << c.args << "\n" << r.output;
     EXPECT_NE(r.output.find(c.names), std::string::npos) << c.args << "\n" << r.output;
   }
   // Sweep files: an unknown key names the file, the section and the key; an impossible
   // combination stops the sweep before any training.
   write_file(tmp / "bad.ini", "dataset = fashion-mnist:" + (tmp / "fmnist") + "\n[v1]\nconv = acdc-net\nlearning-rate = 3\n");
-  auto r = run("classify --sweep " + (tmp / "bad.ini") + " --out " + (tmp / "s1"));
+  auto r = run_acdc_meta("classify --sweep " + (tmp / "bad.ini") + " --out " + (tmp / "s1"));
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("bad.ini [v1]"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("learning-rate"), std::string::npos) << r.output;
   write_file(tmp / "bad2.ini", "dataset = fashion-mnist:" + (tmp / "fmnist") +
                                    "\nwidth = 8\nepochs = 1\n[ok]\nconv = standard\n[broken]\nbackbone = wrn-15-1\n");
-  r = run("classify --sweep " + (tmp / "bad2.ini") + " --out " + (tmp / "s2") + " --threads 1");
+  r = run_acdc_meta("classify --sweep " + (tmp / "bad2.ini") + " --out " + (tmp / "s2") + " --threads 1");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("[broken]"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(tmp / "s2/ok/last.h5"));  // nothing trained
   write_file(tmp / "bad3.ini", "[sweep]\natoms = 4\n");
-  r = run("classify --sweep " + (tmp / "bad3.ini") + " --out " + (tmp / "s3"));
+  r = run_acdc_meta("classify --sweep " + (tmp / "bad3.ini") + " --out " + (tmp / "s3"));
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("conv"), std::string::npos) << r.output;
   // --help lists the options.
-  r = run("classify --help");
+  r = run_acdc_meta("classify --help");
   EXPECT_EQ(r.code, 0);
   for (const char* flag : {"--sweep", "--nesterov", "--weight-decay", "--schedule", "--augment", "--resume", "--json"}) {
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
@@ -541,7 +467,7 @@ TEST(ClassifyCli, JsonAndConfigFile) {
   write_idx_dataset(tmp / "fmnist", 40, 20);
   write_file(tmp / "c.ini", "dataset = fashion-mnist:" + (tmp / "fmnist") +
                                 "\nbackbone = conv4\nwidth = 8\nepochs = 1\nbatch-size = 20\nconv = acdc-block\natoms = 3\n");
-  const auto r = run("classify --config " + (tmp / "c.ini") + " --out " + (tmp / "j") + " --json --threads 1", /*merge_stderr=*/false);
+  const auto r = run_acdc_meta("classify --config " + (tmp / "c.ini") + " --out " + (tmp / "j") + " --json --threads 1", /*merge_stderr=*/false);
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(r.output.rfind("{", 0), 0u) << r.output;  // stdout is one JSON object
   EXPECT_NE(r.output.find("\"conv\": \"acdc-block\""), std::string::npos) << r.output;

@@ -8,6 +8,11 @@
 #include "datasets/internal/readers.h"
 #include "datasets/source.h"
 #include "datasets/storage/h5.h"
+#include "tests/support/files.h"
+#include "tests/support/temp_dir.h"
+#ifdef ACDC_META_BIN
+#include "tests/support/acdc_meta.h"
+#endif
 
 #include <gtest/gtest.h>
 #include <hdf5.h>
@@ -23,11 +28,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 namespace {
@@ -35,38 +36,15 @@ namespace {
 namespace fs = std::filesystem;
 using datasets::DataError;
 
-// A fresh temporary folder per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "acdc-data-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& str() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using support::be32;
+using support::read_file;
+using support::TempDir;  // a fresh temporary folder per test, removed afterwards
+using support::write_file;
 
 void write_gz(const std::string& path, const std::string& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
   gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
   gzclose(f);
-}
-
-std::string be32(uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
 }
 
 // IDX images: pixel (n, r, c) = (n * 7 + r * 3 + c) % 256; labels n % 10.
@@ -87,7 +65,7 @@ void write_idx_set(const std::string& dir, bool gz, int n_train = 40, int n_test
   fs::create_directories(dir);
   auto put = [&](const std::string& name, const std::string& bytes) {
     if (gz) write_gz(dir + "/" + name + ".gz", bytes);
-    else write_bytes(dir + "/" + name, bytes);
+    else write_file(dir + "/" + name, bytes);
   };
   put("train-images-idx3-ubyte", idx_images(n_train, 6, 4));
   put("train-labels-idx1-ubyte", idx_labels(n_train));
@@ -147,28 +125,27 @@ TEST(Idx, GzipAndRawReadBackBitExactWithFewShotSplit) {
 
 TEST(Idx, WrongMagicTruncatedAndMismatchedAreNamed) {
   TempDir t;
-  write_bytes(t / "labels-as-images", idx_labels(20));
+  write_file(t / "labels-as-images", idx_labels(20));
   EXPECT_HAS(error_of([&] { datasets::internal::read_idx_images(t / "labels-as-images"); }), "magic number 2049");
   EXPECT_HAS(error_of([&] { datasets::internal::read_idx_images(t / "labels-as-images"); }), "labels-as-images");
 
   auto full = idx_images(10, 6, 4);
-  write_bytes(t / "raw-cut", full.substr(0, full.size() - 30));
+  write_file(t / "raw-cut", full.substr(0, full.size() - 30));
   auto e = error_of([&] { datasets::internal::read_idx_images(t / "raw-cut"); });
   EXPECT_HAS(e, "truncated");
   EXPECT_HAS(e, "raw-cut");
 
   // A gzip stream cut in the middle.
   write_gz(t / "gz-full.gz", full);
-  std::ifstream in(t / "gz-full.gz", std::ios::binary);
-  std::string gz((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  write_bytes(t / "gz-cut.gz", gz.substr(0, gz.size() / 2));
+  const auto gz = read_file(t / "gz-full.gz");
+  write_file(t / "gz-cut.gz", gz.substr(0, gz.size() / 2));
   e = error_of([&] { datasets::internal::read_idx_images(t / "gz-cut.gz"); });
   EXPECT_HAS(e, "gz-cut.gz");
   EXPECT_HAS(e, "truncated");
 
   TempDir m;
   write_idx_set(m.str(), false);
-  write_bytes(m / "t10k-labels-idx1-ubyte", idx_labels(19));
+  write_file(m / "t10k-labels-idx1-ubyte", idx_labels(19));
   EXPECT_HAS(error_of([&] { datasets::load_dataset("mnist:" + m.str()); }), "19 labels");
   fs::remove(m / "t10k-labels-idx1-ubyte");
   EXPECT_HAS(error_of([&] { datasets::load_dataset("mnist:" + m.str()); }), "t10k-labels-idx1-ubyte");
@@ -206,11 +183,11 @@ TEST(Cifar, Cifar10RecordsBitExactAndSplits) {
   for (int b = 1; b <= 5; ++b) {
     std::string data;
     for (int k = 0; k < 4; ++k, ++seed) data += cifar_record(1, 0, seed % 10, seed);
-    write_bytes(dir + "/data_batch_" + std::to_string(b) + ".bin", data);
+    write_file(dir + "/data_batch_" + std::to_string(b) + ".bin", data);
   }
   std::string test;
   for (int k = 0; k < 10; ++k) test += cifar_record(1, 0, k, 100 + k);
-  write_bytes(dir + "/test_batch.bin", test);
+  write_file(dir + "/test_batch.bin", test);
 
   const auto c = datasets::load_classification_dataset("cifar10:" + t.str());  // finds the sub-folder
   ASSERT_EQ(c.train.images.sizes(), torch::IntArrayRef({20, 32, 32, 3}));
@@ -234,8 +211,8 @@ TEST(Cifar, Cifar100FineLabelsAndBadSize) {
   std::string train, test;
   for (int k = 0; k < 100; ++k) train += cifar_record(2, k / 5, k, k);
   for (int k = 0; k < 100; ++k) test += cifar_record(2, k / 5, 99 - k, k);
-  write_bytes(t / "train.bin", train);
-  write_bytes(t / "test.bin", test);
+  write_file(t / "train.bin", train);
+  write_file(t / "test.bin", test);
   const auto d = datasets::load_dataset("cifar100:" + t.str());
   EXPECT_EQ(d.train.num_classes(), 64);
   EXPECT_EQ(d.val.num_classes(), 16);
@@ -246,14 +223,14 @@ TEST(Cifar, Cifar100FineLabelsAndBadSize) {
   EXPECT_EQ(c.test.labels[0].item<int64_t>(), 99);
   EXPECT_EQ(c.train.class_names.size(), 100u);
 
-  write_bytes(t / "test.bin", test.substr(0, test.size() - 1000));
+  write_file(t / "test.bin", test.substr(0, test.size() - 1000));
   auto e = error_of([&] { datasets::load_dataset("cifar100:" + t.str()); });
   EXPECT_HAS(e, "test.bin");
   EXPECT_HAS(e, "not a multiple of the 3074-byte record");
   // CIFAR-100 files read as CIFAR-10: label out of range or size mismatch, named.
   TempDir t10;
-  for (int b = 1; b <= 5; ++b) write_bytes(t10 / ("data_batch_" + std::to_string(b) + ".bin"), cifar_record(1, 0, 1, 1));
-  write_bytes(t10 / "test_batch.bin", cifar_record(1, 0, 12, 1));
+  for (int b = 1; b <= 5; ++b) write_file(t10 / ("data_batch_" + std::to_string(b) + ".bin"), cifar_record(1, 0, 1, 1));
+  write_file(t10 / "test_batch.bin", cifar_record(1, 0, 12, 1));
   EXPECT_HAS(error_of([&] { datasets::load_dataset("cifar10:" + t10.str()); }), "label 12");
   fs::remove(t10 / "data_batch_3.bin");
   EXPECT_HAS(error_of([&] { datasets::load_dataset("cifar10:" + t10.str()); }), "data_batch_3.bin");
@@ -282,7 +259,7 @@ void write_torchmeta_split(const std::string& dir, const std::string& split, con
   }
   H5Gclose(g);
   H5Fclose(f);
-  write_bytes(dir + "/" + split + "_labels.json", json + "]\n");
+  write_file(dir + "/" + split + "_labels.json", json + "]\n");
 }
 
 TEST(MiniImageNet, TorchmetaLayoutBitExact) {
@@ -310,7 +287,7 @@ TEST(MiniImageNet, TorchmetaLayoutBitExact) {
   EXPECT_FLOAT_EQ(n.mean[1], 0.456f);
 
   // A class listed in the JSON but absent from the HDF5 file, a missing split file.
-  write_bytes(dir + "/val_labels.json", "[\"n01855672\", \"n09999999\"]");
+  write_file(dir + "/val_labels.json", "[\"n01855672\", \"n09999999\"]");
   auto e = error_of([&] { datasets::load_dataset("miniimagenet:" + t.str()); });
   EXPECT_HAS(e, "n09999999");
   EXPECT_HAS(e, "val_data.hdf5");
@@ -365,7 +342,7 @@ void write_ravi(const std::string& root, const std::string& ext = ".png") {
         csv += name + "," + wnid + "\n";
       }
     }
-    write_bytes(root + "/" + split + ".csv", csv);
+    write_file(root + "/" + split + ".csv", csv);
   }
 }
 
@@ -405,16 +382,15 @@ TEST(MiniImageNet, RaviCsvErrorsNameFileAndRow) {
   TempDir v;
   write_ravi(v.str(), ".jpg");
   const std::string victim = v / "images/n0test000000002.jpg";
-  std::ifstream in(victim, std::ios::binary);
-  std::string jpg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  write_bytes(victim, jpg.substr(0, jpg.size() * 2 / 3));  // truncated JPEG
+  const auto jpg = read_file(victim);
+  write_file(victim, jpg.substr(0, jpg.size() * 2 / 3));  // truncated JPEG
   e = error_of([&] { datasets::load_dataset("miniimagenet:" + v.str()); });
   EXPECT_HAS(e, "n0test000000002.jpg");
   EXPECT_HAS(e, "test.csv line 4");
   EXPECT_HAS(e, "truncated");
 
   TempDir w;
-  write_bytes(w / "train.csv", "filename,label\n");
+  write_file(w / "train.csv", "filename,label\n");
   EXPECT_HAS(error_of([&] { datasets::load_dataset("miniimagenet:" + w.str()); }), "no images/ folder");
   TempDir x;
   EXPECT_HAS(error_of([&] { datasets::load_dataset("miniimagenet:" + x.str()); }), "none of the known layouts");
@@ -461,7 +437,7 @@ TEST(MiniImageNet, ClassFoldersJpegAndGrayscale) {
   }
   // A file that is not an image at all.
   fs::remove(g / "cls1/b.png");
-  write_bytes(g / "cls0/broken.png", "not a png");
+  write_file(g / "cls0/broken.png", "not a png");
   EXPECT_HAS(error_of([&] { datasets::read_source("folder:" + g.str()); }), "broken.png' does not decode");
 }
 
@@ -486,7 +462,7 @@ TEST(Folder, SplitsFewShotAndClassification) {
 
 TEST(TinyImageNet, TrainFoldersAndValAnnotations) {
   TempDir t;
-  write_bytes(t / "wnids.txt", "n001\nn002\nn003\nn004\nn005\n");
+  write_file(t / "wnids.txt", "n001\nn002\nn003\nn004\nn005\n");
   for (int c = 1; c <= 5; ++c)
     for (int k = 0; k < 2; ++k)
       imwrite(t / ("train/n00" + std::to_string(c) + "/images/n00" + std::to_string(c) + "_" + std::to_string(k) + ".png"),
@@ -496,7 +472,7 @@ TEST(TinyImageNet, TrainFoldersAndValAnnotations) {
     imwrite(t / ("val/images/val_" + std::to_string(k) + ".png"), pattern(8, 8, 50 + k));
     ann += "val_" + std::to_string(k) + ".png\tn00" + std::to_string(5 - k) + "\t0\t0\t8\t8\n";
   }
-  write_bytes(t / "val/val_annotations.txt", ann);
+  write_file(t / "val/val_annotations.txt", ann);
   const auto c = datasets::load_classification_dataset("tinyimagenet:" + t.str());
   EXPECT_EQ(c.train.size(), 10);
   EXPECT_EQ(c.test.size(), 4);
@@ -507,7 +483,7 @@ TEST(TinyImageNet, TrainFoldersAndValAnnotations) {
   EXPECT_EQ(d.val.num_classes(), 1);
   EXPECT_EQ(d.test.num_classes(), 1);
 
-  write_bytes(t / "val/val_annotations.txt", ann + "val_0.png\tn999\t0\t0\t8\t8\n");
+  write_file(t / "val/val_annotations.txt", ann + "val_0.png\tn999\t0\t0\t8\t8\n");
   auto e = error_of([&] { datasets::load_dataset("tinyimagenet:" + t.str()); });
   EXPECT_HAS(e, "line 5");
   EXPECT_HAS(e, "n999");
@@ -579,14 +555,13 @@ TEST(Cache, NotACacheOrDamagedIsNamed) {
   EXPECT_HAS(e, "other.h5");
   EXPECT_HAS(e, "not a dataset cache of acdc-meta");
 
-  write_bytes(t / "text.h5", "hello");
+  write_file(t / "text.h5", "hello");
   EXPECT_HAS(error_of([&] { datasets::load_dataset("h5:" + t / "text.h5"); }), "not an HDF5 file");
   EXPECT_HAS(error_of([&] { datasets::load_dataset("h5:" + t / "missing.h5"); }), "not found");
 
   datasets::write_cache(small_source(), t / "c.h5");
-  std::ifstream in(t / "c.h5", std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  write_bytes(t / "cut.h5", bytes.substr(0, bytes.size() / 2));
+  const auto bytes = read_file(t / "c.h5");
+  write_file(t / "cut.h5", bytes.substr(0, bytes.size() / 2));
   e = error_of([&] { datasets::load_dataset("h5:" + t / "cut.h5"); });
   EXPECT_HAS(e, "cut.h5");
 
@@ -647,23 +622,10 @@ TEST(Spec, UnknownKindAndMissingPath) {
 // ---------------------------------------------------------------- through the binary
 
 #ifdef ACDC_META_BIN
-struct Run {
-  int code;
-  std::string output;
-};
-
-Run run(const std::string& args) {
-  const std::string cmd = std::string(ACDC_META_BIN) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (pipe && fgets(buf.data(), static_cast<int>(buf.size()), pipe)) out += buf.data();
-  const int status = pipe ? pclose(pipe) : -1;
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using support::run_acdc_meta;
 
 TEST(Cli, InspectFashionMnistJson) {
-  const auto r = run("data inspect --dataset fashion-mnist --json");
+  const auto r = run_acdc_meta("data inspect --dataset fashion-mnist --json");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_HAS(r.output, "\"train\": {\n      \"classes\": 5,\n      \"images\": 30000,\n      \"image_shape\": [\n        28,");
   EXPECT_HAS(r.output, "\"images\": 5000");
@@ -681,7 +643,7 @@ TEST(Cli, BadInputsExit2WithNamedError) {
       {"data frob", "unknown action 'frob'"},
   };
   for (const auto& [args, needle] : cases) {
-    const auto r = run(args);
+    const auto r = run_acdc_meta(args);
     EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
     EXPECT_HAS(r.output, needle);
   }
@@ -690,12 +652,12 @@ TEST(Cli, BadInputsExit2WithNamedError) {
 TEST(Cli, ConvertThenInspectCache) {
   TempDir t;
   write_idx_set(t / "src", false, 40, 20);
-  auto r = run("data convert --dataset mnist:" + t / "src" + " --out " + t / "m.h5");
+  auto r = run_acdc_meta("data convert --dataset mnist:" + t / "src" + " --out " + t / "m.h5");
   ASSERT_EQ(r.code, 0) << r.output;
-  r = run("data inspect --json --dataset h5:" + t / "m.h5");
+  r = run_acdc_meta("data inspect --json --dataset h5:" + t / "m.h5");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_HAS(r.output, "\"images\": 20");
-  r = run("data convert --dataset mnist:" + t / "nope" + " --out " + t / "n.h5");
+  r = run_acdc_meta("data convert --dataset mnist:" + t / "nope" + " --out " + t / "n.h5");
   EXPECT_EQ(r.code, 2);
   EXPECT_FALSE(fs::exists(t / "n.h5"));
 }

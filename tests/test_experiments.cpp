@@ -9,6 +9,10 @@
 #include "experiments/fewshot.h"
 #include "experiments/run_config.h"
 #include "meta/maml.h"
+#include "tests/support/acdc_meta.h"
+#include "tests/support/files.h"
+#include "tests/support/images.h"
+#include "tests/support/temp_dir.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -21,11 +25,11 @@
 #include <array>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <random>
 #include <set>
 #include <sstream>
@@ -37,39 +41,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string output;  // stdout + stderr
-};
-
-Result run(const std::string& args, bool merge_stderr = true) {
-  const std::string cmd = std::string(ACDC_META_BIN) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (pipe && fgets(buf.data(), static_cast<int>(buf.size()), pipe)) out += buf.data();
-  const int status = pipe ? pclose(pipe) : -1;
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Starts the binary in the background (output discarded) and returns its pid; `exec` makes the
-// shell's pid the command's own, so a signal reaches acdc-meta itself.
-pid_t spawn(const std::string& args) {
-  const std::string cmd = "exec " + std::string(ACDC_META_BIN) + " " + args + " >/dev/null 2>&1";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
+using support::read_file;
+using support::run_acdc_meta;
+using support::spawn_acdc_meta;
 
 // Edits an HDF5 file in place through the C API, as a damaged or hand-edited checkpoint would be.
 class H5Edit {
@@ -135,46 +109,23 @@ bool has_fletcher32(const std::string& file, const std::string& dataset) {
   return found;
 }
 
-void put_be32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
-}
-
-// Raw IDX files: `per_class` 16x16 images of each of 10 classes. A class is a bright square at
+// Raw IDX files: `per_class` 16x16 images of each of 10 classes. A class is a bright 5x4 block at
 // a class-specific position plus noise, so a few meta-iterations learn something.
 void write_idx(const std::string& dir, const std::string& prefix, int64_t per_class, uint64_t seed) {
-  const int64_t n = 10 * per_class, side = 16;
-  torch::manual_seed(seed);
-  auto images = (torch::rand({n, side, side}) * 60).to(torch::kUInt8);
-  auto labels = torch::arange(n, torch::kLong).remainder(10);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t c = labels[i].item<int64_t>();
-    const int64_t r = (c / 4) * 5, col = (c % 4) * 4;
-    images[i].narrow(0, r, 5).narrow(1, col, 4).fill_(220);
-  }
-  std::string img, lbl;
-  put_be32(img, 2051);
-  put_be32(img, static_cast<uint32_t>(n));
-  put_be32(img, side);
-  put_be32(img, side);
-  img.append(reinterpret_cast<const char*>(images.contiguous().data_ptr<uint8_t>()), static_cast<size_t>(n * side * side));
-  put_be32(lbl, 2049);
-  put_be32(lbl, static_cast<uint32_t>(n));
-  auto lbl8 = labels.to(torch::kUInt8).contiguous();
-  lbl.append(reinterpret_cast<const char*>(lbl8.data_ptr<uint8_t>()), static_cast<size_t>(n));
-  std::ofstream(dir + "/" + prefix + "-images-idx3-ubyte", std::ios::binary) << img;
-  std::ofstream(dir + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary) << lbl;
+  const auto labels = torch::arange(10 * per_class, torch::kLong).remainder(10);
+  const auto images = support::class_images(labels, 16, 1, seed, /*block_rows=*/5, /*block_cols=*/4);
+  support::write_idx(dir, prefix, images, labels);
 }
 
 class Experiments : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/acdc_meta_experiments_XXXXXX";
-    root_ = mkdtemp(tmpl);
-    fs::create_directories(root_ + "/data");
+    tmp_ = std::make_unique<support::TempDir>("acdc_meta_experiments_");
+    root_ = tmp_->str();
     write_idx(root_ + "/data", "train", 12, 1);
     write_idx(root_ + "/data", "t10k", 12, 2);
   }
-  static void TearDownTestSuite() { fs::remove_all(root_); }
+  static void TearDownTestSuite() { tmp_.reset(); }
 
   static std::string dataset() { return "mnist:" + root_ + "/data"; }
   static std::string dir(const std::string& name) { return root_ + "/" + name; }
@@ -186,9 +137,11 @@ class Experiments : public ::testing::Test {
            " --iterations 6 --val-every 3 --val-episodes 4 --threads 1 --seed 5 --out " + out;
   }
 
+  static std::unique_ptr<support::TempDir> tmp_;
   static std::string root_;
 };
 
+std::unique_ptr<support::TempDir> Experiments::tmp_;
 std::string Experiments::root_;
 
 experiments::RunConfig tiny_config() {
@@ -338,13 +291,13 @@ TEST(Fewshot, SummaryIsCloserLookInterval) {
 
 TEST_F(Experiments, ResumeEqualsUninterrupted) {
   const auto a = dir("uninterrupted"), b = dir("interrupted");
-  auto r = run(train_args(a));
+  auto r = run_acdc_meta(train_args(a));
   ASSERT_EQ(r.code, 0) << r.output;
   // Stop after 5 iterations as if killed: last.h5 is at iteration 3, metrics.csv has rows 4-5.
-  r = run(train_args(b) + " --stop-after 5");
+  r = run_acdc_meta(train_args(b) + " --stop-after 5");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(experiments::read_checkpoint_info(b + "/last.h5").iteration, 3);
-  r = run("train --resume --out " + b + " --threads 1");
+  r = run_acdc_meta("train --resume --out " + b + " --threads 1");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("resuming"), std::string::npos);
 
@@ -374,11 +327,11 @@ TEST_F(Experiments, ResumeEqualsUninterrupted) {
   EXPECT_EQ(strip(read_file(a + "/metrics.csv")), strip(read_file(b + "/metrics.csv")));
 
   // A changed setting is refused on resume, naming it.
-  r = run("train --resume --out " + b + " --inner-lr 0.5");
+  r = run_acdc_meta("train --resume --out " + b + " --inner-lr 0.5");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("--inner-lr"), std::string::npos) << r.output;
   // An existing run is not overwritten without --resume.
-  r = run(train_args(b));
+  r = run_acdc_meta(train_args(b));
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("--resume"), std::string::npos) << r.output;
 }
@@ -397,7 +350,7 @@ TEST_F(Experiments, KilledAnywhereAndResumedEqualsUninterrupted) {
            " --iterations 8 --val-every 1 --val-episodes 2 --threads 1 --seed 7 --out " + out;
   };
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = run(args(a));
+  auto r = run_acdc_meta(args(a));
   ASSERT_EQ(r.code, 0) << r.output;
   const double full = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -425,7 +378,7 @@ TEST_F(Experiments, KilledAnywhereAndResumedEqualsUninterrupted) {
     const bool resume = fs::exists(b + "/last.h5");
     if (!resume) fs::remove_all(b);
     const auto before = temporaries();
-    const pid_t pid = spawn(resume ? "train --resume --out " + b : args(b));
+    const pid_t pid = spawn_acdc_meta(resume ? "train --resume --out " + b : args(b));
     int status = 0;
     if (attempt % 2 == 0) {
       // Kill inside the k-th checkpoint write (best.h5 comes before last.h5 at each validation).
@@ -457,7 +410,7 @@ TEST_F(Experiments, KilledAnywhereAndResumedEqualsUninterrupted) {
   std::cout << kills << " kills (" << mid_write << " inside a checkpoint write); last.h5 iteration after each: " << progress << "\n";
   EXPECT_GE(kills, 4);
   EXPECT_GE(mid_write, 1) << "no kill landed inside a checkpoint write";
-  r = run(fs::exists(b + "/last.h5") ? "train --resume --out " + b : (fs::remove_all(b), args(b)));
+  r = run_acdc_meta(fs::exists(b + "/last.h5") ? "train --resume --out " + b : (fs::remove_all(b), args(b)));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(temporaries().empty()) << "the finished run left temporaries of the killed ones";
 
@@ -473,7 +426,7 @@ TEST_F(Experiments, KilledAnywhereAndResumedEqualsUninterrupted) {
 
 TEST_F(Experiments, TrainEvalExportEndToEnd) {
   const auto out = dir("e2e");
-  auto r = run(train_args(out));
+  auto r = run_acdc_meta(train_args(out));
   ASSERT_EQ(r.code, 0) << r.output;
   for (const char* f : {"config.ini", "metrics.csv", "best.h5", "last.h5"}) EXPECT_TRUE(fs::exists(out + "/" + f)) << f;
   // The resolved configuration reads back and records the resolved size/channels/classes.
@@ -496,7 +449,7 @@ TEST_F(Experiments, TrainEvalExportEndToEnd) {
   EXPECT_EQ(rows, 6);
 
   // eval --json: two shot counts, every setting recorded.
-  r = run("eval --run " + out + " --episodes 5 --shots 1,2 --queries 3 --threads 1 --json", /*merge_stderr=*/false);
+  r = run_acdc_meta("eval --run " + out + " --episodes 5 --shots 1,2 --queries 3 --threads 1 --json", /*merge_stderr=*/false);
   ASSERT_EQ(r.code, 0) << r.output;
   for (const char* key : {"\"results\"", "\"settings\"", "\"shots\": 1", "\"shots\": 2", "\"episodes\": 5",
                           "\"accuracy\"", "\"ci95\"", "\"backbone\": \"conv4\"", "\"conv\": \"acdc-net\"", "\"atoms\": 4",
@@ -506,12 +459,12 @@ TEST_F(Experiments, TrainEvalExportEndToEnd) {
     EXPECT_NE(r.output.find(key), std::string::npos) << key << " missing in\n" << r.output;
   }
   // Deterministic: the same seed gives the same figures, to the last digit.
-  const auto again = run("eval --run " + out + " --episodes 5 --shots 1,2 --queries 3 --threads 1 --json", false);
+  const auto again = run_acdc_meta("eval --run " + out + " --episodes 5 --shots 1,2 --queries 3 --threads 1 --json", false);
   EXPECT_EQ(again.output, r.output);
 
   // export pt: a pickled dict that reads back (torch.load reads the same bytes) equal to the checkpoint.
   const auto weights = experiments::read_checkpoint_weights(out + "/best.h5");
-  r = run("export --run " + out + " --format pt --out " + out + "/weights.pt");
+  r = run_acdc_meta("export --run " + out + " --format pt --out " + out + "/weights.pt");
   ASSERT_EQ(r.code, 0) << r.output;
   const auto bytes = read_file(out + "/weights.pt");
   ASSERT_GT(bytes.size(), 4u);
@@ -526,7 +479,7 @@ TEST_F(Experiments, TrainEvalExportEndToEnd) {
   EXPECT_TRUE(weights.count("inner_lr.head.weight"));
 
   // export h5: one dataset per tensor under its name, the configuration as attributes.
-  r = run("export --run " + out + " --checkpoint last --format h5 --out " + out + "/weights.h5");
+  r = run_acdc_meta("export --run " + out + " --checkpoint last --format h5 --out " + out + "/weights.h5");
   ASSERT_EQ(r.code, 0) << r.output;
   const auto h5 = storage::H5File::open(out + "/weights.h5");
   const auto last = experiments::read_checkpoint_weights(out + "/last.h5");
@@ -564,7 +517,7 @@ TEST_F(Experiments, BadFlagsExit2NamingThem) {
   };
   if (!torch::cuda::is_available()) cases.push_back({base + " --device cuda", "--device cuda"});
   for (const auto& c : cases) {
-    const auto r = run(c.args);
+    const auto r = run_acdc_meta(c.args);
     EXPECT_EQ(r.code, 2) << c.args << "\n" << r.output;
     EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.args << "\n" << r.output;
   }
@@ -573,7 +526,7 @@ TEST_F(Experiments, BadFlagsExit2NamingThem) {
 
 TEST_F(Experiments, EvalRejectsImpossibleSettings) {
   const auto out = dir("evalbad");
-  ASSERT_EQ(run(train_args(out)).code, 0);
+  ASSERT_EQ(run_acdc_meta(train_args(out)).code, 0);
   for (const auto& [args, expect] : std::vector<std::pair<std::string, std::string>>{
            {"--shots 0", "--shots"},
            {"--shots 1,x", "--shots"},
@@ -581,7 +534,7 @@ TEST_F(Experiments, EvalRejectsImpossibleSettings) {
            {"--split holdout", "--split"},
            {"--episodes 0", "--episodes"},
            {"--checkpoint nowhere.h5", "nowhere.h5"}}) {
-    const auto r = run("eval --run " + out + " --threads 1 " + args);
+    const auto r = run_acdc_meta("eval --run " + out + " --threads 1 " + args);
     EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
     EXPECT_NE(r.output.find(expect), std::string::npos) << args << "\n" << r.output;
   }
@@ -590,7 +543,7 @@ TEST_F(Experiments, EvalRejectsImpossibleSettings) {
 TEST_F(Experiments, NonFiniteLossStopsKeepingLastGoodCheckpoint) {
   const auto out = dir("nan");
   // An absurd inner lr makes the adapted weights overflow: the loss goes non-finite.
-  const auto r = run(train_args(out, "1e30"));
+  const auto r = run_acdc_meta(train_args(out, "1e30"));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("non-finite"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("at iteration 1"), std::string::npos) << r.output;
@@ -607,7 +560,7 @@ TEST_F(Experiments, RunDirectoryIsLockedAgainstASecondProcess) {
   const std::string six = " --iterations 6 --val-every 3";
   ASSERT_NE(args.find(six), std::string::npos);
   args.replace(args.find(six), six.size(), " --iterations 100000 --val-every 0");
-  const pid_t holder = spawn(args);
+  const pid_t holder = spawn_acdc_meta(args);
   ASSERT_GT(holder, 0);
   // last.h5 is written under the lock, right after it is taken.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -619,7 +572,7 @@ TEST_F(Experiments, RunDirectoryIsLockedAgainstASecondProcess) {
   ASSERT_TRUE(fs::exists(out + "/last.h5"));
   for (const auto& second : {args, "train --resume --out " + out + " --threads 1",
                              "classify --dataset " + dataset() + " --width 8 --epochs 1 --threads 1 --out " + out}) {
-    const auto r = run(second);
+    const auto r = run_acdc_meta(second);
     EXPECT_EQ(r.code, 2) << second << "\n" << r.output;
     EXPECT_NE(r.output.find("in use by another acdc-meta process (pid " + std::to_string(holder) + ")"), std::string::npos)
         << second << "\n" << r.output;
@@ -631,7 +584,7 @@ TEST_F(Experiments, RunDirectoryIsLockedAgainstASecondProcess) {
   const auto live = out + "/best.h5.tmp-" + std::to_string(getpid()) + "-0";
   std::ofstream(stale) << "partial";
   std::ofstream(live) << "being written";
-  const auto r = run("train --resume --out " + out + " --threads 1 --stop-after 1");
+  const auto r = run_acdc_meta("train --resume --out " + out + " --threads 1 --stop-after 1");
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("resuming"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(stale)) << r.output;
@@ -643,7 +596,7 @@ TEST_F(Experiments, RunDirectoryIsLockedAgainstASecondProcess) {
 // alike; each damage is refused with exit 2 naming the file and what is wrong.
 TEST_F(Experiments, DamagedCheckpointsAreRefusedByEvalExportAndResume) {
   const auto out = dir("damage");
-  ASSERT_EQ(run(train_args(out)).code, 0);
+  ASSERT_EQ(run_acdc_meta(train_args(out)).code, 0);
   const auto good = out + "/last.h5";
   const auto weight = storage::H5File::open(good).read_tensor("params/head.weight");
   struct Damage {
@@ -696,7 +649,7 @@ TEST_F(Experiments, DamagedCheckpointsAreRefusedByEvalExportAndResume) {
              {"eval --checkpoint " + file + " --episodes 2 --threads 1", file},
              {"export --checkpoint " + file + " --format pt --out " + pt, file},
              {"train --resume --out " + run_dir + " --threads 1", run_dir + "/last.h5"}}) {
-      const auto r = run(args);
+      const auto r = run_acdc_meta(args);
       EXPECT_EQ(r.code, 2) << d.name << ": " << args << "\n" << r.output;
       EXPECT_NE(r.output.find(d.expect), std::string::npos) << d.name << ": " << args << "\n" << r.output;
       EXPECT_NE(r.output.find(named), std::string::npos) << d.name << ": the message names the file\n" << r.output;
@@ -709,7 +662,7 @@ TEST_F(Experiments, DamagedCheckpointsAreRefusedByEvalExportAndResume) {
 // checkpoint; the source stays byte for byte as it was.
 TEST_F(Experiments, ExportRefusesItsInputAndCheckpoints) {
   const auto out = dir("exportself");
-  ASSERT_EQ(run(train_args(out)).code, 0);
+  ASSERT_EQ(run_acdc_meta(train_args(out)).code, 0);
   const auto last = out + "/last.h5", before = read_file(last);
   fs::create_symlink(last, out + "/link.h5");
   for (const auto& [args, expect] : std::vector<std::pair<std::string, std::string>>{
@@ -717,27 +670,27 @@ TEST_F(Experiments, ExportRefusesItsInputAndCheckpoints) {
            {"export --checkpoint " + last + " --format h5 --out " + out + "/link.h5", "is the checkpoint being exported"},
            {"export --run " + out + " --checkpoint best --format h5 --out " + last, "is an acdc-meta checkpoint"},
            {"export --run " + out + " --format pt --out " + last, "is an acdc-meta checkpoint"}}) {
-    const auto r = run(args);
+    const auto r = run_acdc_meta(args);
     EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
     EXPECT_NE(r.output.find(expect), std::string::npos) << args << "\n" << r.output;
   }
   EXPECT_EQ(read_file(last), before);
   // An earlier export (not a checkpoint) may be replaced.
-  ASSERT_EQ(run("export --run " + out + " --format h5 --out " + out + "/w.h5").code, 0);
-  EXPECT_EQ(run("export --run " + out + " --format h5 --out " + out + "/w.h5").code, 0);
+  ASSERT_EQ(run_acdc_meta("export --run " + out + " --format h5 --out " + out + "/w.h5").code, 0);
+  EXPECT_EQ(run_acdc_meta("export --run " + out + " --format h5 --out " + out + "/w.h5").code, 0);
 }
 
 // Issue 13, item 5: --resume uses the thread count the run was trained with (bit-exact on the
 // CPU); --threads still overrides it, with a note.
 TEST_F(Experiments, ResumeKeepsTheSavedThreadCount) {
   const auto out = dir("threads");
-  ASSERT_EQ(run(train_args(out) + " --stop-after 4").code, 0);  // trained with --threads 1
+  ASSERT_EQ(run_acdc_meta(train_args(out) + " --stop-after 4").code, 0);  // trained with --threads 1
   EXPECT_NE(read_file(out + "/config.ini").find("threads = 1\n"), std::string::npos);
-  auto r = run("train --resume --out " + out + " --stop-after 1");
+  auto r = run_acdc_meta("train --resume --out " + out + " --stop-after 1");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find(", 1 threads,"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("note:"), std::string::npos) << r.output;
-  r = run("train --resume --out " + out + " --threads 2 --stop-after 1");
+  r = run_acdc_meta("train --resume --out " + out + " --threads 2 --stop-after 1");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("note: --threads 2 overrides the 1 thread(s)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(", 2 threads,"), std::string::npos) << r.output;
@@ -746,7 +699,7 @@ TEST_F(Experiments, ResumeKeepsTheSavedThreadCount) {
 // Issue 13, items 8 and 9: output paths and values checked before any work, exit 2 naming them.
 TEST_F(Experiments, BadOutputsAndValuesExit2NamingThem) {
   const auto out = dir("outputs");
-  ASSERT_EQ(run(train_args(out)).code, 0);
+  ASSERT_EQ(run_acdc_meta(train_args(out)).code, 0);
   fs::create_directories(dir("a-dir"));
   std::ofstream(dir("a-file")) << "x";
   const std::string base = "train --dataset " + dataset() + " --width 8 --iterations 2 --threads 1";
@@ -767,7 +720,7 @@ TEST_F(Experiments, BadOutputsAndValuesExit2NamingThem) {
       {"eval --run " + out + " extra", "unexpected argument(s) 'extra'"},
   };
   for (const auto& [args, expect] : cases) {
-    const auto r = run(args);
+    const auto r = run_acdc_meta(args);
     EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
     EXPECT_NE(r.output.find(expect), std::string::npos) << args << "\n" << r.output;
   }

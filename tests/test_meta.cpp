@@ -3,6 +3,7 @@
 #include "backbones/registry.h"
 #include "meta/maml.h"
 #include "meta/task_pool.h"
+#include "tests/support/gradcheck.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -89,21 +90,15 @@ TEST(MetaGradient, SecondOrderMatchesFiniteDifferences) {
   auto t = tiny_task();
   auto grads = maml.meta_gradient(t.sx, t.sy, t.qx, t.qy, /*iteration=*/0);
   auto f = post_adaptation_loss(*net, maml, t, 2);
-  // Central differences on a subset of entries of every parameter tensor (all of the small ones).
-  const double eps = 1e-6;
+  // Central differences (eps 1e-6) on a subset of entries of every parameter tensor (all of the
+  // small ones).
   int checked = 0;
   for (int64_t s = 0; s < net->params().size(); ++s) {
-    auto p = net->params().tensors()[static_cast<size_t>(s)].detach().view(-1);
+    const auto p = net->params().tensors()[static_cast<size_t>(s)];  // shares the parameter's storage
     ASSERT_TRUE(grads[static_cast<size_t>(s)].defined()) << net->params().names()[static_cast<size_t>(s)];
     auto g = grads[static_cast<size_t>(s)].view(-1);
     for (int64_t i = 0; i < p.numel(); i += std::max<int64_t>(1, p.numel() / 5)) {
-      const double orig = p[i].item<double>();
-      p[i] = orig + eps;
-      const double plus = f();
-      p[i] = orig - eps;
-      const double minus = f();
-      p[i] = orig;
-      const double numeric = (plus - minus) / (2 * eps);
+      const double numeric = support::central_difference(f, p, i, /*eps=*/1e-6);
       EXPECT_NEAR(g[i].item<double>(), numeric, 1e-6 + 1e-4 * std::abs(numeric))
           << net->params().names()[static_cast<size_t>(s)] << "[" << i << "]";
       ++checked;

@@ -9,6 +9,8 @@
 #include "experiments/runs/settings.h"
 #include "experiments/training/loop.h"
 #include "meta/optim.h"
+#include "tests/support/files.h"
+#include "tests/support/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -26,22 +28,8 @@ namespace fs = std::filesystem;
 namespace po = boost::program_options;
 using experiments::UsageError;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A fresh directory under the system's temporary folder, removed at the end of the test.
-struct Scratch {
-  std::string path;
-  Scratch() {
-    char tmpl[] = "/tmp/acdc-runs-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~Scratch() { fs::remove_all(path); }
-};
+using support::read_file;
+using support::TempDir;
 
 // The message of the UsageError `f` throws ("" when it throws none).
 template <class F>
@@ -182,8 +170,8 @@ TEST(Ini, StoredEntriesComeAfterTheCommandLine) {
 // ---- run directory and resume policy ----
 
 TEST(RunDirectory, FreshRunResumeAndTheAlreadyHoldsARunRule) {
-  Scratch tmp;
-  const std::string dir = tmp.path + "/run";
+  TempDir tmp;
+  const std::string dir = tmp / "run";
   experiments::RunDirectory run(dir);
   EXPECT_FALSE(run.holds_run());
   run.lock(/*fresh=*/true);
@@ -199,8 +187,8 @@ TEST(RunDirectory, FreshRunResumeAndTheAlreadyHoldsARunRule) {
   EXPECT_EQ(read_file(run.metrics()), "epoch,loss\n1,0.1\n");
   EXPECT_NE(usage_error([&] { run.require_checkpoint(); }).find("no checkpoint"), std::string::npos);
   // A file where the directory should be is refused at once.
-  std::ofstream(tmp.path + "/file") << "x";
-  EXPECT_NE(usage_error([&] { experiments::RunDirectory bad(tmp.path + "/file"); }).find("--out"), std::string::npos);
+  std::ofstream(tmp / "file") << "x";
+  EXPECT_NE(usage_error([&] { experiments::RunDirectory bad(tmp / "file"); }).find("--out"), std::string::npos);
 }
 
 TEST(RunDirectory, ResumeKeepsTheSavedSettingsExceptWhereAndHow) {

@@ -9,6 +9,7 @@
 #include "experiments/checkpoint.h"
 #include "experiments/run_config.h"
 #include "meta/maml.h"
+#include "tests/support/temp_dir.h"
 
 #include <torch/torch.h>
 #include <zlib.h>
@@ -26,19 +27,8 @@ namespace fs = std::filesystem;
 namespace di = datasets::internal;
 
 const std::string& work_dir() {
-  static const std::string dir = [] {
-    char tmpl[] = "/tmp/acdc_meta_fuzz_XXXXXX";
-    const char* d = mkdtemp(tmpl);
-    if (!d) throw std::runtime_error("fuzz: cannot create a temporary directory");
-    std::string s = d;
-    static const std::string keep = s;
-    std::atexit([] {
-      std::error_code ec;
-      fs::remove_all(keep, ec);
-    });
-    return s;
-  }();
-  return dir;
+  static const support::TempDir dir("acdc_meta_fuzz_");  // removed at exit
+  return dir.str();
 }
 
 std::string write(const std::string& rel, const uint8_t* data, size_t size) {
