@@ -5,7 +5,7 @@
 
 #include "backbones/registry.h"
 #include "datasets/storage/h5.h"
-#include "experiments/analysis.h"
+#include "experiments/analysis/analysis.h"
 #include "tests/support/acdc_meta.h"
 #include "tests/support/files.h"
 #include "tests/support/images.h"

@@ -5,10 +5,10 @@
 // through the real binary (ACDC_META_BIN).
 
 #include "backbones/registry.h"
-#include "experiments/checkpoint.h"
+#include "experiments/runs/checkpoint.h"
 #include "experiments/training/classification.h"
-#include "experiments/cli.h"
-#include "experiments/commands.h"
+#include "experiments/commands/cli.h"
+#include "experiments/commands/commands.h"
 #include "meta/optim.h"
 #include "tests/support/acdc_meta.h"
 #include "tests/support/files.h"

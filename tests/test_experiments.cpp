@@ -5,9 +5,9 @@
 
 #include "backbones/registry.h"
 #include "datasets/storage/h5.h"
-#include "experiments/checkpoint.h"
-#include "experiments/fewshot.h"
-#include "experiments/run_config.h"
+#include "experiments/runs/checkpoint.h"
+#include "experiments/training/meta_test.h"
+#include "experiments/runs/run_config.h"
 #include "meta/maml.h"
 #include "tests/support/acdc_meta.h"
 #include "tests/support/files.h"

@@ -3,7 +3,7 @@
 // (runs/run_directory), the training loop and its callbacks (training/loop), and the optimizers
 // with gradient clipping (meta/optim).
 
-#include "experiments/cli.h"
+#include "experiments/commands/cli.h"
 #include "experiments/runs/ini.h"
 #include "experiments/runs/run_directory.h"
 #include "experiments/runs/settings.h"

@@ -1,6 +1,6 @@
 #include "experiments/runs/ini.h"
 
-#include "experiments/cli.h"
+#include "experiments/commands/cli.h"
 
 #include <filesystem>
 #include <fstream>

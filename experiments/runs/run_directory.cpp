@@ -1,7 +1,6 @@
 #include "experiments/runs/run_directory.h"
 
-#include "experiments/cli.h"
-#include "experiments/fewshot.h"
+#include "experiments/commands/cli.h"
 
 #include <filesystem>
 #include <fstream>
@@ -10,6 +9,16 @@
 namespace experiments {
 
 namespace fs = std::filesystem;
+
+std::string run_file(const std::string& run_dir, const std::string& name) {
+  if (run_dir.empty() || run_dir.back() == '/') return run_dir + name;
+  return run_dir + "/" + name;
+}
+
+std::string resolve_checkpoint(const std::string& run_dir, const std::string& which) {
+  if (which == "best" || which == "last") return run_file(run_dir, which + ".h5");
+  return which;
+}
 
 RunDirectory::RunDirectory(std::string path, std::string flag) : path_(std::move(path)), flag_(std::move(flag)) {
   check_output_dir(path_, flag_);

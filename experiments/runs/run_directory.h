@@ -8,8 +8,8 @@
 // Rules: a fresh run refuses a directory that already holds one; --resume continues the saved
 // configuration (resume_config); a directory in another process's hands is refused before any work.
 
-#include "experiments/output_paths.h"
-#include "experiments/run_config.h"
+#include "experiments/runs/output_paths.h"
+#include "experiments/runs/run_config.h"
 
 #include <cstdint>
 #include <optional>
@@ -18,6 +18,11 @@
 #include <vector>
 
 namespace experiments {
+
+// DIR/NAME (no doubled slash).
+std::string run_file(const std::string& run_dir, const std::string& name);
+// --checkpoint best|last|FILE relative to a run directory (FILE when it is neither).
+std::string resolve_checkpoint(const std::string& run_dir, const std::string& which);
 
 class RunDirectory {
  public:

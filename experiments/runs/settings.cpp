@@ -2,7 +2,6 @@
 
 #include "acdc/conv_options.h"
 #include "backbones/registry.h"
-#include "experiments/fewshot.h"
 
 #include <cerrno>
 #include <cmath>

@@ -8,8 +8,8 @@
 // a bad value is a UsageError naming --key and the value (exit 2).
 
 #include "backbones/backbone.h"
-#include "experiments/cli.h"
-#include "experiments/run_config.h"
+#include "experiments/commands/cli.h"
+#include "experiments/runs/run_config.h"
 #include "meta/maml.h"
 
 #include <boost/program_options.hpp>

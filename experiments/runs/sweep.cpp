@@ -1,6 +1,6 @@
 #include "experiments/runs/sweep.h"
 
-#include "experiments/cli.h"
+#include "experiments/commands/cli.h"
 
 #include <algorithm>
 #include <cctype>

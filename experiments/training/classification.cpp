@@ -1,9 +1,9 @@
 #include "experiments/training/classification.h"
+#include "experiments/training/device.h"
 
 #include "backbones/registry.h"
 #include "episodes/seeding.h"
-#include "experiments/checkpoint.h"
-#include "experiments/fewshot.h"
+#include "experiments/runs/checkpoint.h"
 #include "experiments/report/numbers.h"
 #include "experiments/report/progress.h"
 #include "experiments/runs/run_directory.h"

@@ -1,6 +1,6 @@
 #include "experiments/training/loop.h"
 
-#include "experiments/cli.h"
+#include "experiments/commands/cli.h"
 #include "experiments/report/progress.h"
 
 #include <cmath>

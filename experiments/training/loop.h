@@ -6,7 +6,7 @@
 // naming the last good checkpoint. What differs between the two kinds of run is only the step
 // (one unit of training) and the callbacks' settings.
 
-#include "experiments/checkpoint.h"
+#include "experiments/runs/checkpoint.h"
 #include "experiments/runs/run_directory.h"
 
 #include <cstdint>

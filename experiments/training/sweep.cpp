@@ -1,7 +1,8 @@
 #include "experiments/training/sweep.h"
+#include "experiments/runs/run_directory.h"
+#include "experiments/training/device.h"
 
-#include "experiments/fewshot.h"
-#include "experiments/output_paths.h"
+#include "experiments/runs/output_paths.h"
 #include "experiments/report/numbers.h"
 #include "experiments/report/sweep_report.h"
 #include "experiments/runs/sweep.h"

@@ -6,8 +6,8 @@
 #include "backbones/registry.h"
 #include "datasets/internal/readers.h"
 #include "datasets/source.h"
-#include "experiments/checkpoint.h"
-#include "experiments/run_config.h"
+#include "experiments/runs/checkpoint.h"
+#include "experiments/runs/run_config.h"
 #include "meta/maml.h"
 #include "tests/support/temp_dir.h"
 

@@ -1,7 +1,7 @@
-#include "experiments/output_paths.h"
+#include "experiments/runs/output_paths.h"
 
 #include "datasets/storage/atomic_file.h"
-#include "experiments/cli.h"
+#include "experiments/commands/cli.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -1,4 +1,4 @@
-#include "experiments/run_config.h"
+#include "experiments/runs/run_config.h"
 
 #include "experiments/runs/ini.h"
 #include "experiments/runs/settings.h"

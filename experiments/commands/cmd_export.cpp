@@ -8,11 +8,11 @@
 
 #include "datasets/storage/atomic_file.h"
 #include "datasets/storage/h5.h"
-#include "experiments/checkpoint.h"
-#include "experiments/cli.h"
-#include "experiments/commands.h"
-#include "experiments/fewshot.h"
-#include "experiments/output_paths.h"
+#include "experiments/runs/checkpoint.h"
+#include "experiments/runs/run_directory.h"
+#include "experiments/commands/cli.h"
+#include "experiments/commands/commands.h"
+#include "experiments/runs/output_paths.h"
 
 #include <torch/torch.h>
 

@@ -6,9 +6,9 @@
 #include "datasets/storage/json.h"
 #include "episodes/prefetch.h"
 #include "episodes/sampler.h"
-#include "experiments/cli.h"
-#include "experiments/commands.h"
-#include "experiments/output_paths.h"
+#include "experiments/commands/cli.h"
+#include "experiments/commands/commands.h"
+#include "experiments/runs/output_paths.h"
 #include "experiments/report/numbers.h"
 #include "experiments/report/progress.h"
 

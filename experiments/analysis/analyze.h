@@ -6,7 +6,7 @@
 //         map) and the raw maps in one HDF5 file.
 
 #include "datasets/storage/json.h"
-#include "experiments/analysis.h"
+#include "experiments/analysis/analysis.h"
 
 #include <torch/types.h>
 

@@ -1,14 +1,14 @@
-#include "experiments/analyze.h"
+#include "experiments/analysis/analyze.h"
 
 #include "datasets/dataset.h"
 #include "datasets/storage/atomic_file.h"
 #include "datasets/storage/h5.h"
-#include "experiments/checkpoint.h"
-#include "experiments/cli.h"
+#include "experiments/runs/checkpoint.h"
+#include "experiments/commands/cli.h"
 #include "experiments/report/numbers.h"
 #include "experiments/report/plot.h"
 #include "experiments/report/table.h"
-#include "experiments/run_config.h"
+#include "experiments/runs/run_config.h"
 
 #include <fmt/format.h>
 #include <torch/torch.h>

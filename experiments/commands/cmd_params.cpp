@@ -4,8 +4,8 @@
 // figures, cell by cell, marking the paper's own anomalies (reference/ACDC.md §5).
 
 #include "datasets/storage/json.h"
-#include "experiments/cli.h"
-#include "experiments/commands.h"
+#include "experiments/commands/cli.h"
+#include "experiments/commands/commands.h"
 #include "experiments/report/numbers.h"
 
 #include "backbones/paper_tables.h"

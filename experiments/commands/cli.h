@@ -41,6 +41,10 @@ const std::vector<Command>& commands();
 bool parse_args(const std::string& command, const std::string& usage, const std::vector<std::string>& args,
                 po::options_description& desc, po::variables_map& vm, bool config_flag = false);
 
+// "1,5" -> {1, 5}; throws UsageError naming `flag` for an empty list, a non-number or a value
+// below `min_value`.
+std::vector<int64_t> parse_int_list(const std::string& text, const std::string& flag, int64_t min_value = 1);
+
 // The options given on the command line or in --config (not left at their defaults).
 std::set<std::string> explicit_keys(const po::variables_map& vm);
 bool explicitly_given(const po::variables_map& vm, const std::string& key);

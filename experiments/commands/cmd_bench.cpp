@@ -10,9 +10,9 @@
 
 #include "backbones/registry.h"
 #include "datasets/storage/json.h"
-#include "experiments/cli.h"
-#include "experiments/commands.h"
-#include "experiments/output_paths.h"
+#include "experiments/commands/cli.h"
+#include "experiments/commands/commands.h"
+#include "experiments/runs/output_paths.h"
 #include "experiments/report/numbers.h"
 #include "experiments/report/progress.h"
 #include "meta/maml.h"

@@ -1,4 +1,4 @@
-#include "experiments/checkpoint.h"
+#include "experiments/runs/checkpoint.h"
 
 #include "datasets/storage/atomic_file.h"
 #include "datasets/storage/h5.h"

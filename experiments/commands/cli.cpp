@@ -1,4 +1,4 @@
-#include "experiments/cli.h"
+#include "experiments/commands/cli.h"
 
 #include "experiments/runs/ini.h"
 #include "experiments/runs/settings.h"
@@ -22,6 +22,26 @@ std::set<std::string> explicit_keys(const po::variables_map& vm) {
 
 bool explicitly_given(const po::variables_map& vm, const std::string& key) {
   return vm.count(key) != 0 && !vm[key].defaulted();
+}
+
+std::vector<int64_t> parse_int_list(const std::string& text, const std::string& flag, int64_t min_value) {
+  std::vector<int64_t> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    size_t used = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size()) throw UsageError(flag + ": expected a comma-separated list of integers, got '" + text + "'");
+    if (v < min_value) throw UsageError(flag + " must be at least " + std::to_string(min_value) + ", got " + std::to_string(v));
+    out.push_back(v);
+  }
+  if (out.empty()) throw UsageError(flag + ": empty list");
+  return out;
 }
 
 bool parse_args(const std::string& command, const std::string& usage, const std::vector<std::string>& args,

@@ -1,8 +1,8 @@
 // acdc-meta: the command-line front door. Dispatches to subcommands; bad usage exits 2 with
 // one line naming the problem, other failures exit 1.
 
-#include "experiments/cli.h"
-#include "experiments/commands.h"
+#include "experiments/commands/cli.h"
+#include "experiments/commands/commands.h"
 
 #include "datasets/field_error.h"
 

@@ -1,14 +1,15 @@
 // `acdc-meta analyze rank|cam`: the ACDC paper's analyses on a checkpoint (analyze.h has the
 // outputs, analysis.h the maths). Flags are checked here, before any work; bad input exits 2.
 
-#include "experiments/analyze.h"
-#include "experiments/checkpoint.h"
-#include "experiments/cli.h"
-#include "experiments/commands.h"
-#include "experiments/fewshot.h"
+#include "experiments/analysis/analyze.h"
+#include "experiments/training/device.h"
+#include "experiments/runs/run_directory.h"
+#include "experiments/runs/checkpoint.h"
+#include "experiments/commands/cli.h"
+#include "experiments/commands/commands.h"
 
 #include <limits>
-#include "experiments/output_paths.h"
+#include "experiments/runs/output_paths.h"
 
 #include <filesystem>
 #include <iostream>

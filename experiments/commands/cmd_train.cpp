@@ -1,7 +1,7 @@
 // `acdc-meta train`: flags -> MetaTrainSettings -> meta_train (experiments/training/meta_training.h).
 
-#include "experiments/cli.h"
-#include "experiments/commands.h"
+#include "experiments/commands/cli.h"
+#include "experiments/commands/commands.h"
 #include "experiments/training/meta_training.h"
 
 namespace experiments {

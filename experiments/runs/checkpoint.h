@@ -20,7 +20,7 @@
 // state and the generator state; each failure is std::invalid_argument naming the file and what
 // is wrong (exit 2).
 
-#include "experiments/run_config.h"
+#include "experiments/runs/run_config.h"
 #include "meta/maml.h"
 #include "meta/optim.h"
 

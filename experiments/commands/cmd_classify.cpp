@@ -2,10 +2,10 @@
 // (experiments/training/classification.h), or, with --sweep FILE.ini, every variant of the file
 // (experiments/runs/sweep.h) -> run_sweep (experiments/training/sweep.h).
 
-#include "experiments/cli.h"
-#include "experiments/commands.h"
-#include "experiments/fewshot.h"
-#include "experiments/output_paths.h"
+#include "experiments/commands/cli.h"
+#include "experiments/training/device.h"
+#include "experiments/commands/commands.h"
+#include "experiments/runs/output_paths.h"
 #include "experiments/runs/sweep.h"
 #include "experiments/training/classification.h"
 #include "experiments/training/sweep.h"

@@ -1,8 +1,8 @@
 // `acdc-meta info`: versions and what this build can do (LibTorch, CUDA, OpenCV, threads).
 
 #include "datasets/storage/json.h"
-#include "experiments/cli.h"
-#include "experiments/commands.h"
+#include "experiments/commands/cli.h"
+#include "experiments/commands/commands.h"
 
 #include <torch/torch.h>
 

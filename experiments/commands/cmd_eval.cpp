@@ -1,0 +1,94 @@
+// `acdc-meta eval`: flags -> MetaTestRequest -> meta_test (experiments/training/meta_test.h), the
+// CloserLook meta-test protocol on a trained run — N episodes (600) of
+// `ways`-way, k-shot, 15 queries per class, fixed seeds, each adapted from the meta parameters
+// with inner-steps-test steps; mean accuracy and 1.96·std/sqrt(N), for every requested shot
+// count. --json prints the results with every setting FEWSHOT.md asks a result to carry.
+
+#include "datasets/storage/json.h"
+#include "experiments/commands/cli.h"
+#include "experiments/commands/commands.h"
+#include "experiments/report/numbers.h"
+#include "experiments/runs/run_directory.h"
+#include "experiments/training/device.h"
+#include "experiments/training/meta_test.h"
+
+#include <filesystem>
+#include <iostream>
+
+namespace experiments {
+
+namespace {
+
+const char* const kUsage =
+    "--run RUN_DIR [--checkpoint best|last|FILE] [--episodes 600] [--shots 1,5] [--split test] [--json]\n"
+    "  (or --checkpoint FILE alone)";
+
+}  // namespace
+
+int cmd_eval(const Args& args) {
+  po::options_description desc("eval options");
+  desc.add_options()
+      ("run", po::value<std::string>(), "run directory written by `acdc-meta train`")
+      ("checkpoint", po::value<std::string>()->default_value("best"), "best, last (in --run) or a checkpoint FILE")
+      ("episodes", po::value<int64_t>()->default_value(600), "test episodes per shot count")
+      ("ways", po::value<int64_t>()->default_value(0), "classes per episode (0 = as trained)")
+      ("shots", po::value<std::string>()->default_value(""), "comma-separated shot counts, e.g. 1,5 (default: as trained)")
+      ("queries", po::value<int64_t>()->default_value(15), "query images per class")
+      ("split", po::value<std::string>()->default_value("test"), "split to evaluate on: test, val, train")
+      ("inner-steps-test", po::value<int64_t>()->default_value(-1), "adaptation steps (default: the run's)")
+      ("seed", po::value<int64_t>()->default_value(0), "episode seed (the same seed gives the same episodes)")
+      ("dataset", po::value<std::string>()->default_value(""), "dataset spec (default: the run's)")
+      ("device", po::value<std::string>()->default_value("cpu"), "cpu, cuda or cuda:N")
+      ("threads", po::value<int64_t>()->default_value(0), "CPU threads (0 = every core)")
+      ("json", po::bool_switch(), "print one JSON object {results, settings}");
+  po::variables_map vm;
+  if (!parse_args("eval", kUsage, args, desc, vm)) return 0;
+
+  // ---- validate everything before work ----
+  const std::string which = vm["checkpoint"].as<std::string>();
+  const std::string run = vm.count("run") ? vm["run"].as<std::string>() : "";
+  if (run.empty() && (which == "best" || which == "last")) {
+    throw UsageError("--run RUN_DIR is required (or --checkpoint FILE)");
+  }
+  const std::string path = resolve_checkpoint(run, which);
+  if (!std::filesystem::exists(path)) throw UsageError("--checkpoint: no checkpoint '" + path + "'");
+  MetaTestRequest request;
+  request.checkpoint = path;
+  request.episodes = vm["episodes"].as<int64_t>();
+  if (request.episodes < 1) throw UsageError("--episodes must be at least 1, got " + std::to_string(request.episodes));
+  request.queries = vm["queries"].as<int64_t>();
+  if (request.queries < 1) throw UsageError("--queries must be at least 1, got " + std::to_string(request.queries));
+  request.split = vm["split"].as<std::string>();
+  if (request.split != "test" && request.split != "val" && request.split != "train") {
+    throw UsageError("--split must be test, val or train, got '" + request.split + "'");
+  }
+  request.inner_steps_test = vm["inner-steps-test"].as<int64_t>();
+  if (!vm["inner-steps-test"].defaulted() && request.inner_steps_test < 0) {
+    throw UsageError("--inner-steps-test must be >= 0, got " + std::to_string(request.inner_steps_test));
+  }
+  request.seed = vm["seed"].as<int64_t>();
+  if (request.seed < 0) throw UsageError("--seed must be >= 0, got " + std::to_string(request.seed));
+  request.ways = vm["ways"].as<int64_t>();
+  if (!vm["shots"].as<std::string>().empty()) request.shots = parse_int_list(vm["shots"].as<std::string>(), "--shots");
+  request.dataset = vm["dataset"].as<std::string>();
+  request.device = vm["device"].as<std::string>();
+  parse_device(request.device);
+  set_threads(vm["threads"].as<int64_t>());
+
+  const auto r = meta_test(request);
+  if (vm["json"].as<bool>()) {
+    std::cout << storage::dump_json(r.json()) << "\n";
+  } else {
+    std::cout << r.run.backbone << " " << acdc::to_string(r.run.conv) << " (" << r.parameters
+              << " parameters; standard conv: " << r.parameters_standard_conv << "), " << r.checkpoint << " (iteration "
+              << r.info.iteration << "), " << r.split << " split, " << r.episodes << " episodes, " << r.steps
+              << " adaptation steps\n";
+    for (size_t i = 0; i < r.shots.size(); ++i) {
+      std::cout << "  " << r.ways << "-way " << r.shots[i] << "-shot: " << fixed(r.summaries[i].accuracy, 2) << " ± "
+                << fixed(r.summaries[i].ci95, 2) << " %\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace experiments

@@ -1,0 +1,18 @@
+#pragma once
+// Where a run computes: the device and the CPU thread count (--device, --threads).
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace experiments {
+
+// "cpu", "cuda" or "cuda:N"; throws UsageError naming --device when the value is unknown or
+// no CUDA device is present.
+torch::Device parse_device(const std::string& name);
+
+// --threads: 0 = every core. Throws UsageError for a negative count. Returns the count used.
+int64_t set_threads(int64_t threads);
+
+}  // namespace experiments

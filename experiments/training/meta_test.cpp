@@ -1,0 +1,159 @@
+#include "experiments/training/meta_test.h"
+
+#include "backbones/registry.h"
+#include "datasets/dataset.h"
+#include "episodes/prefetch.h"
+#include "experiments/report/numbers.h"
+#include "experiments/training/device.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <sstream>
+#include <thread>
+
+namespace experiments {
+
+AccuracySummary summarize(const std::vector<double>& accuracies) {
+  AccuracySummary s;
+  s.episodes = static_cast<int64_t>(accuracies.size());
+  if (accuracies.empty()) return s;
+  double sum = 0.0;
+  for (double a : accuracies) sum += a;
+  const double mean = sum / static_cast<double>(accuracies.size());
+  double sq = 0.0;
+  for (double a : accuracies) sq += (a - mean) * (a - mean);
+  const double std = std::sqrt(sq / static_cast<double>(accuracies.size()));
+  s.accuracy = 100.0 * mean;
+  s.ci95 = 100.0 * 1.96 * std / std::sqrt(static_cast<double>(accuracies.size()));
+  return s;
+}
+
+std::vector<double> run_episodes(meta::Maml& maml, const episodes::EpisodeSampler& sampler, int64_t first, int64_t n,
+                                 int64_t steps, ProgressBar* bar) {
+  std::vector<double> out;
+  out.reserve(static_cast<size_t>(n));
+  // Batches of as many episodes as there are threads, meta-tested side by side (one intra-op
+  // thread each on the CPU): every episode's accuracy is the same with any thread count.
+  const int64_t chunk = maml.model().device().is_cpu() ? std::max(1, at::get_num_threads()) : 1;
+  episodes::Prefetcher prefetch(sampler, first, /*tasks=*/chunk, /*threads=*/1, /*depth=*/4);
+  double sum = 0.0;
+  while (static_cast<int64_t>(out.size()) < n) {
+    const auto b = prefetch.next();
+    const int64_t take = std::min<int64_t>(chunk, n - static_cast<int64_t>(out.size()));
+    const auto metrics = maml.evaluate_tasks(b.support_x.narrow(0, 0, take), b.support_y.narrow(0, 0, take),
+                                             b.query_x.narrow(0, 0, take), b.query_y.narrow(0, 0, take), steps);
+    for (const auto& m : metrics) {
+      out.push_back(m.accuracy);
+      sum += m.accuracy;
+    }
+    if (bar != nullptr) {
+      bar->update(static_cast<int64_t>(out.size()), "acc " + fixed(100.0 * sum / static_cast<double>(out.size()), 2) + "%");
+    }
+  }
+  return out;
+}
+
+MetaTestResult meta_test(const MetaTestRequest& o) {
+  MetaTestResult r;
+  r.info = read_checkpoint_info(o.checkpoint);
+  r.run = meta_train_settings().from_config(r.info.config);
+  const auto& s = r.run;
+  if (o.ways < 0) throw UsageError("--ways must be at least 1, got " + std::to_string(o.ways));
+  r.ways = o.ways > 0 ? o.ways : s.ways;
+  if (r.ways != s.ways) {
+    throw UsageError("--ways " + std::to_string(r.ways) + ": the model was trained " + std::to_string(s.ways) +
+                     "-way (its head has " + std::to_string(s.ways) + " outputs)");
+  }
+  r.shots = o.shots.empty() ? std::vector<int64_t>{s.shots} : o.shots;
+  r.steps = o.inner_steps_test >= 0 ? o.inner_steps_test : s.inner_steps_test;
+  r.dataset = o.dataset.empty() ? s.dataset : o.dataset;
+  r.checkpoint = o.checkpoint;
+  r.split = o.split;
+  r.queries = o.queries;
+  r.episodes = o.episodes;
+  r.seed = o.seed;
+  const auto device = parse_device(o.device);
+  r.device = device.str();
+
+  // ---- data, model ----
+  datasets::LoadOptions load;
+  load.image_size = s.image_size;
+  const auto data = datasets::load_dataset(r.dataset, load);
+  const auto& split_data = data.split(o.split);
+  if (r.ways > split_data.num_classes()) {
+    throw UsageError("--ways " + std::to_string(r.ways) + " is more than the " + std::to_string(split_data.num_classes()) +
+                     " classes of the " + o.split + " split of " + data.source);
+  }
+  torch::manual_seed(static_cast<uint64_t>(s.seed));
+  auto model = backbones::make_backbone(s.network());
+  meta::Maml maml(*model, s.maml());
+  load_checkpoint(o.checkpoint, maml, /*restore_rng=*/false);
+  maml.to(device);
+  auto standard = s.network();
+  standard.conv.type = acdc::ConvType::kStandard;
+  r.parameters = model->num_params();
+  r.parameters_standard_conv = backbones::make_backbone(standard)->num_params();
+
+  // ---- episodes ----
+  for (const auto k : r.shots) {
+    episodes::EpisodeConfig ec;
+    ec.ways = r.ways;
+    ec.shots = k;
+    ec.queries = o.queries;
+    ec.seed = static_cast<uint64_t>(o.seed);
+    ec.augment = false;
+    ec.normalization = datasets::normalization_for(data);
+    const episodes::EpisodeSampler sampler(split_data, o.split, ec);
+    ProgressBar bar("eval " + std::to_string(r.ways) + "-way " + std::to_string(k) + "-shot", o.episodes);
+    const auto summary = summarize(run_episodes(maml, sampler, 0, o.episodes, r.steps, &bar));
+    bar.finish("acc " + fixed(summary.accuracy, 2) + " ± " + fixed(summary.ci95, 2) + " %");
+    r.summaries.push_back(summary);
+  }
+  return r;
+}
+
+storage::json MetaTestResult::json() const {
+  auto results = storage::json::array();
+  for (size_t i = 0; i < shots.size(); ++i) {
+    const auto& m = summaries[i];
+    results.push_back({{"ways", ways}, {"shots", shots[i]}, {"episodes", m.episodes}, {"accuracy", m.accuracy},
+                       {"ci95", m.ci95}});
+  }
+  const auto& s = run;
+  auto settings = storage::json::object();
+  settings["backbone"] = s.backbone;
+  settings["conv"] = acdc::to_string(s.conv);
+  settings["width"] = s.width;
+  settings["atoms"] = s.atoms;
+  settings["group_size"] = s.group_size;
+  settings["atom_drop"] = s.atom_drop;
+  settings["image_size"] = s.image_size;
+  settings["channels"] = s.channels;
+  settings["bn"] = backbones::to_string(s.bn);
+  settings["inner_params"] = backbones::to_string(s.inner_params);
+  settings["inner_steps_train"] = s.inner_steps;
+  settings["inner_steps_test"] = steps;
+  settings["inner_lr"] = s.inner_lr;
+  settings["learn_inner_lr"] = s.learn_inner_lr;
+  settings["order"] = order_description(s.maml());
+  settings["first_order"] = s.first_order;
+  settings["anneal_first_order"] = s.anneal_first_order;
+  settings["meta_batch"] = s.meta_batch;
+  settings["meta_lr"] = s.meta_lr;
+  settings["train_shots"] = s.shots;
+  settings["iterations"] = s.iterations;
+  settings["dataset"] = dataset;
+  settings["split"] = split;
+  settings["queries"] = queries;
+  settings["checkpoint"] = checkpoint;
+  settings["checkpoint_iteration"] = info.iteration;
+  settings["best_val_accuracy"] = info.best_val_accuracy >= 0 ? 100.0 * info.best_val_accuracy : -1.0;
+  settings["seeds"] = {{"train", s.seed}, {"eval", seed}};
+  settings["parameters"] = parameters;
+  settings["parameters_standard_conv"] = parameters_standard_conv;
+  settings["device"] = device;
+  return {{"results", results}, {"settings", settings}};
+}
+
+}  // namespace experiments
