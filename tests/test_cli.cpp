@@ -1,7 +1,4 @@
-// The command line through the real binary: help, unknown commands and flags exit 2; and the
-// number formatting every command prints with (experiments/report/numbers.h).
-
-#include "experiments/report/numbers.h"
+// The command line through the real binary: help, unknown commands and flags exit 2.
 
 #include "tests/support/acdc_meta.h"
 
@@ -17,29 +14,6 @@
 namespace {
 
 using support::run_acdc_meta;
-
-// Golden texts: what printf("%.*f" / "%.*g") and the former ostream helpers printed for the same
-// values (checked against both over 300,000 random doubles when the helpers moved to fmt).
-TEST(Numbers, SameTextAsPrintf) {
-  EXPECT_EQ(experiments::fixed(3.14159, 2), "3.14");
-  EXPECT_EQ(experiments::fixed(2.5, 0), "2");  // round half to even, as printf
-  EXPECT_EQ(experiments::fixed(-0.0001, 3), "-0.000");
-  EXPECT_EQ(experiments::fixed_unsigned_zero(-0.0001, 3), "0.000");
-  EXPECT_EQ(experiments::fixed_unsigned_zero(-0.0006, 3), "-0.001");
-  EXPECT_EQ(experiments::significant(0.012345, 3), "0.0123");
-  EXPECT_EQ(experiments::significant(1e-5, 3), "1e-05");
-  EXPECT_EQ(experiments::significant(1234567.0, 6), "1.23457e+06");
-  EXPECT_EQ(experiments::round_trip(0.1), "0.1");
-  EXPECT_EQ(experiments::round_trip(1.0), "1");
-  EXPECT_EQ(experiments::round_trip(1e6), "1e+06");
-  EXPECT_EQ(experiments::round_trip(1.0 / 3.0), "0.3333333333333333");
-  EXPECT_EQ(experiments::round_trip(std::numeric_limits<double>::infinity()), "inf");
-  EXPECT_EQ(experiments::grouped(0), "0");
-  EXPECT_EQ(experiments::grouped(999), "999");
-  EXPECT_EQ(experiments::grouped(1234567), "1,234,567");
-  EXPECT_EQ(experiments::grouped(-1000), "-1,000");
-  EXPECT_EQ(experiments::grouped(std::numeric_limits<int64_t>::min()), "-9,223,372,036,854,775,808");
-}
 
 TEST(Cli, HelpListsCommands) {
   auto r = run_acdc_meta("--help");

@@ -14,6 +14,8 @@
 #include "tests/support/acdc_meta.h"
 #endif
 
+#include "tests/support/errors.h"
+
 #include <gtest/gtest.h>
 #include <hdf5.h>
 #include <torch/torch.h>
@@ -73,19 +75,7 @@ void write_idx_set(const std::string& dir, bool gz, int n_train = 40, int n_test
   put("t10k-labels-idx1-ubyte", idx_labels(n_test));
 }
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("WRONG EXCEPTION TYPE (not invalid_argument): ") + e.what();
-  }
-  return "NO ERROR";
-}
-
-#define EXPECT_HAS(haystack, needle) EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
+using support::error_of;
 
 // ---------------------------------------------------------------- IDX
 

@@ -7,6 +7,10 @@
 #include "datasets/storage/h5.h"
 #include "datasets/storage/json.h"
 
+#include "tests/support/errors.h"
+#include "tests/support/files.h"
+#include "tests/support/temp_dir.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -26,49 +30,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh temporary folder per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "acdc-storage-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& str() const { return path_; }
+using support::TempDir;  // a fresh temporary folder per test, removed afterwards
 
- private:
-  std::string path_;
-};
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// The message of the invalid_argument `f` throws, or a text that fails every EXPECT_HAS.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("WRONG EXCEPTION TYPE (not invalid_argument): ") + e.what();
-  }
-  return "NO ERROR";
-}
-
-#define EXPECT_HAS(haystack, needle) EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
+using support::error_of;
 
 // ---------------------------------------------------------------- H5File, AtomicFile
 
@@ -108,7 +72,7 @@ TEST(AtomicFile, CommitRenamesAbandonRemoves) {
   TempDir t;
   {
     storage::AtomicFile a(t / "kept.txt");
-    write_bytes(a.temp_path(), "x");
+    support::write_file(a.temp_path(), "x");
     a.commit();
   }
   EXPECT_TRUE(fs::exists(t / "kept.txt"));
@@ -116,7 +80,7 @@ TEST(AtomicFile, CommitRenamesAbandonRemoves) {
   {
     storage::AtomicFile a(t / "dropped.txt");
     temp = a.temp_path();
-    write_bytes(temp, "x");
+    support::write_file(temp, "x");
   }
   EXPECT_FALSE(fs::exists(temp));
   EXPECT_FALSE(fs::exists(t / "dropped.txt"));
@@ -134,7 +98,7 @@ TEST(AtomicFile, StaleTemporariesOfDeadProcessesAreRemoved) {
   const std::string dead = std::to_string(child), alive = std::to_string(getpid());
   for (const auto& name : {"last.h5.tmp-" + dead + "-0", "metrics.csv.tmp-" + dead + "-12", "best.h5.tmp-" + alive + "-1",
                            "notes.tmp-" + dead, "notes.tmp-x" + dead + "-1", std::string("last.h5")}) {
-    write_bytes(t / name, "x");
+    support::write_file(t / name, "x");
   }
   auto removed = storage::remove_stale_temporaries(t.str());
   std::sort(removed.begin(), removed.end());
@@ -157,12 +121,12 @@ TEST(H5File, ChecksumsNameADamagedDataset) {
   }
   EXPECT_TRUE(torch::equal(storage::H5File::open(t / "c.h5").read_tensor("v"), values));
   // The values are stored raw (no compression): flip one of them in the file.
-  auto bytes = read_bytes(t / "c.h5");
+  auto bytes = support::read_file(t / "c.h5");
   const std::string needle(reinterpret_cast<const char*>(values.data_ptr<float>()) + 40 * 4, 16);
   const auto at = bytes.find(needle);
   ASSERT_NE(at, std::string::npos);
   bytes[at] = static_cast<char>(bytes[at] ^ 0x01);
-  write_bytes(t / "c.h5", bytes);
+  support::write_file(t / "c.h5", bytes);
   const auto f = storage::H5File::open(t / "c.h5");
   EXPECT_HAS(error_of([&] { f.read_tensor("v"); }), "dataset '/v' fails its Fletcher-32 checksum");
   EXPECT_EQ(f.read_tensor("scalar").item<double>(), 1.5);
@@ -177,7 +141,7 @@ TEST(Json, WriteReadRoundTripKeepsOrderAndValues) {
   j["nested"] = {{"ok", true}, {"none", nullptr}};
   j["third"] = 1.0 / 3.0;
   storage::write_json(t / "out.json", j);
-  const std::string text = read_bytes(t / "out.json");
+  const std::string text = support::read_file(t / "out.json");
   // Insertion order, two-space indent, a final newline.
   EXPECT_EQ(text.rfind("{\n  \"zeta\": 1,\n  \"alpha\": ", 0), 0u) << text;
   EXPECT_EQ(text.back(), '\n');
@@ -201,12 +165,12 @@ TEST(Json, ReadErrorsNameTheFileAndWhatIsWrong) {
   TempDir t;
   EXPECT_HAS(error_of([&] { storage::read_json(t / "missing.json"); }), "missing.json' not found or not readable");
   EXPECT_HAS(error_of([&] { storage::read_json(t.str()); }), "is a directory");
-  write_bytes(t / "bad.json", "{\"a\": 1,\n \"b\": }");
+  support::write_file(t / "bad.json", "{\"a\": 1,\n \"b\": }");
   const auto e = error_of([&] { storage::read_json(t / "bad.json"); });
   EXPECT_HAS(e, "bad.json");
   EXPECT_HAS(e, "not valid JSON");
   EXPECT_HAS(e, "line 2");
-  write_bytes(t / "empty.json", "");
+  support::write_file(t / "empty.json", "");
   EXPECT_HAS(error_of([&] { storage::read_json(t / "empty.json"); }), "not valid JSON");
   EXPECT_THROW(storage::read_json(t / "bad.json"), storage::FileError);
 }
