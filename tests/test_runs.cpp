@@ -191,6 +191,20 @@ TEST(RunDirectory, FreshRunResumeAndTheAlreadyHoldsARunRule) {
   EXPECT_NE(usage_error([&] { experiments::RunDirectory bad(tmp / "file"); }).find("--out"), std::string::npos);
 }
 
+// eval, export and analyze find their checkpoint from --run and --checkpoint with this one rule.
+TEST(RunDirectory, CheckpointFromFlagsNeedsARunForBestAndLastAndAnExistingFile) {
+  TempDir tmp;
+  const std::string dir = tmp / "run";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/best.h5") << "x";
+  EXPECT_EQ(experiments::checkpoint_from_flags(dir, "best"), dir + "/best.h5");
+  EXPECT_EQ(experiments::checkpoint_from_flags("", dir + "/best.h5"), dir + "/best.h5");
+  EXPECT_EQ(usage_error([&] { experiments::checkpoint_from_flags("", "last"); }),
+            "--run RUN_DIR is required (or --checkpoint FILE)");
+  EXPECT_EQ(usage_error([&] { experiments::checkpoint_from_flags(dir, "last"); }),
+            "--checkpoint: no checkpoint '" + dir + "/last.h5'");
+}
+
 TEST(RunDirectory, ResumeKeepsTheSavedSettingsExceptWhereAndHow) {
   experiments::RunConfig saved, given;
   for (auto* c : {&saved, &given}) {

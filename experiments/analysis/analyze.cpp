@@ -112,14 +112,14 @@ std::string rank_heatmap_svg(const RankReport& report, const std::string& title)
   return report::symmetric_heatmap_svg(map);
 }
 
-RankReport run_rank(const RankRunOptions& options, std::string* title) {
+RankRunResult run_rank(const RankRequest& request) {
   CheckpointInfo info;
-  const auto model = load_checkpoint_model(options.checkpoint, &info);
-  const auto report = rank_analysis(conv_kernels(*model), options.atoms);
-  const std::string t = describe(info) + ", m = " + std::to_string(options.atoms);
-  if (title != nullptr) *title = t;
-  if (!options.svg.empty()) write_text_file(options.svg, rank_heatmap_svg(report, t));
-  return report;
+  const auto model = load_checkpoint_model(request.checkpoint, &info);
+  RankRunResult result;
+  result.report = rank_analysis(conv_kernels(*model), request.atoms);
+  result.title = describe(info) + ", m = " + std::to_string(request.atoms);
+  if (!request.svg.empty()) write_text_file(request.svg, rank_heatmap_svg(result.report, result.title));
+  return result;
 }
 
 // ---- cam ----
@@ -209,7 +209,7 @@ std::string kind_of(const std::string& spec) { return spec.substr(0, spec.find('
 
 }  // namespace
 
-CamRunResult run_cam(const CamRunOptions& o) {
+CamRunResult run_cam(const CamRequest& o) {
   CheckpointInfo info;
   auto model = load_checkpoint_model(o.checkpoint, &info);
   const auto& mo = model->options();

@@ -24,12 +24,17 @@ storage::json rank_json(const RankReport& report, const std::string& checkpoint)
 // the colour runs from the smallest figure to the largest. Plain SVG 1.1 text.
 std::string rank_heatmap_svg(const RankReport& report, const std::string& title);
 
-struct RankRunOptions {
+struct RankRequest {
   std::string checkpoint;  // a validated checkpoint file (classify or train)
   int64_t atoms = 9;
   std::string svg;         // heat map path ("" = none)
 };
-RankReport run_rank(const RankRunOptions& options, std::string* title);
+struct RankRunResult {
+  RankReport report;
+  std::string title;       // the checkpoint's run and m, for the table and the heat map
+};
+// Writes the heat map when `svg` is set.
+RankRunResult run_rank(const RankRequest& request);
 
 // ---- cam ----
 
@@ -39,7 +44,7 @@ struct CamInputs {
   std::vector<std::string> names;   // "test[17]" or the file's name, for captions and file names
 };
 
-struct CamRunOptions {
+struct CamRequest {
   std::string checkpoint;
   std::vector<std::string> image_files;  // decoded with OpenCV, resized to the network's size
   std::string dataset;                   // "" = the checkpoint's own --dataset
@@ -57,7 +62,7 @@ struct CamRunResult {
 };
 // Validates everything (files, split, indices, class, backbone) before writing; bad input is
 // std::invalid_argument naming the flag or file (exit 2).
-CamRunResult run_cam(const CamRunOptions& options);
+CamRunResult run_cam(const CamRequest& request);
 
 // The PNG of one image: the input and one overlay per layer, side by side (OpenCV builds only;
 // elsewhere throws std::runtime_error).

@@ -1,19 +1,18 @@
-// `acdc-meta analyze rank|cam`: the ACDC paper's analyses on a checkpoint (analyze.h has the
-// outputs, analysis.h the maths). Flags are checked here, before any work; bad input exits 2.
+// `acdc-meta analyze rank|cam`: flags -> RankRequest / CamRequest -> run_rank / run_cam
+// (experiments/analysis/analyze.h has the outputs, analysis.h the maths). Flags are checked here,
+// before any work; bad input exits 2.
 
 #include "experiments/analysis/analyze.h"
-#include "experiments/training/device.h"
-#include "experiments/runs/run_directory.h"
-#include "experiments/runs/checkpoint.h"
 #include "experiments/commands/cli.h"
 #include "experiments/commands/commands.h"
-
-#include <limits>
+#include "experiments/runs/checkpoint.h"
 #include "experiments/runs/output_paths.h"
+#include "experiments/runs/run_directory.h"
+#include "experiments/training/device.h"
 
 #include <filesystem>
 #include <iostream>
-#include <sstream>
+#include <limits>
 
 namespace experiments {
 
@@ -33,17 +32,13 @@ void add_checkpoint_options(po::options_description& desc) {
 std::string checkpoint_path(const po::variables_map& vm) {
   std::string which = vm["checkpoint"].as<std::string>();
   const std::string run = vm.count("run") ? vm["run"].as<std::string>() : "";
-  if (run.empty() && (which.empty() || which == "best" || which == "last")) {
-    throw UsageError("--run RUN_DIR is required (or --checkpoint FILE)");
-  }
+  if (run.empty() && which.empty()) throw UsageError("--run RUN_DIR is required (or --checkpoint FILE)");
   if (!run.empty() && !std::filesystem::is_directory(run)) throw UsageError("--run: no run directory '" + run + "'");
   if (which.empty()) which = std::filesystem::exists(resolve_checkpoint(run, "best")) ? "best" : "last";
-  const std::string path = resolve_checkpoint(run, which);
-  if (!std::filesystem::exists(path)) throw UsageError("--checkpoint: no checkpoint '" + path + "'");
+  const std::string path = checkpoint_from_flags(run, which);
   if (!is_checkpoint(path)) throw UsageError("--checkpoint: '" + path + "' is not an acdc-meta checkpoint");
   return path;
 }
-
 
 int analyze_rank(const Args& args) {
   po::options_description desc("analyze rank options");
@@ -56,7 +51,7 @@ int analyze_rank(const Args& args) {
   if (!parse_args("analyze rank", "--run RUN_DIR|--checkpoint FILE [--atoms M] [--svg FILE] [--json]", args, desc, vm)) {
     return 0;
   }
-  RankRunOptions o;
+  RankRequest o;
   o.atoms = vm["atoms"].as<int64_t>();
   if (o.atoms < 1) throw UsageError("--atoms must be at least 1, got " + std::to_string(o.atoms));
   o.checkpoint = checkpoint_path(vm);
@@ -66,12 +61,11 @@ int analyze_rank(const Args& args) {
     check_not_same_file(o.svg, "--svg", o.checkpoint, "checkpoint being analysed");
   }
   set_threads(vm["threads"].as<int64_t>());
-  std::string title;
-  const auto report = run_rank(o, &title);
+  const auto r = run_rank(o);
   if (vm.count("json")) {
-    std::cout << storage::dump_json(rank_json(report, o.checkpoint)) << "\n";
+    std::cout << storage::dump_json(rank_json(r.report, o.checkpoint)) << "\n";
   } else {
-    std::cout << rank_markdown(report, title);
+    std::cout << rank_markdown(r.report, r.title);
     if (!o.svg.empty()) std::cout << "\nheat map: " << o.svg << "\n";
   }
   return 0;
@@ -94,7 +88,7 @@ int analyze_cam(const Args& args) {
                   args, desc, vm)) {
     return 0;
   }
-  CamRunOptions o;
+  CamRequest o;
   if (!vm.count("out")) throw UsageError("--out DIR is required");
   o.out = vm["out"].as<std::string>();
   if (vm.count("image")) o.image_files = vm["image"].as<std::vector<std::string>>();

@@ -12,7 +12,6 @@
 #include "experiments/training/device.h"
 #include "experiments/training/meta_test.h"
 
-#include <filesystem>
 #include <iostream>
 
 namespace experiments {
@@ -45,15 +44,9 @@ int cmd_eval(const Args& args) {
   if (!parse_args("eval", kUsage, args, desc, vm)) return 0;
 
   // ---- validate everything before work ----
-  const std::string which = vm["checkpoint"].as<std::string>();
-  const std::string run = vm.count("run") ? vm["run"].as<std::string>() : "";
-  if (run.empty() && (which == "best" || which == "last")) {
-    throw UsageError("--run RUN_DIR is required (or --checkpoint FILE)");
-  }
-  const std::string path = resolve_checkpoint(run, which);
-  if (!std::filesystem::exists(path)) throw UsageError("--checkpoint: no checkpoint '" + path + "'");
   MetaTestRequest request;
-  request.checkpoint = path;
+  request.checkpoint =
+      checkpoint_from_flags(vm.count("run") ? vm["run"].as<std::string>() : "", vm["checkpoint"].as<std::string>());
   request.episodes = vm["episodes"].as<int64_t>();
   if (request.episodes < 1) throw UsageError("--episodes must be at least 1, got " + std::to_string(request.episodes));
   request.queries = vm["queries"].as<int64_t>();

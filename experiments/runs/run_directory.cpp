@@ -20,6 +20,15 @@ std::string resolve_checkpoint(const std::string& run_dir, const std::string& wh
   return which;
 }
 
+std::string checkpoint_from_flags(const std::string& run_dir, const std::string& which) {
+  if (run_dir.empty() && (which == "best" || which == "last")) {
+    throw UsageError("--run RUN_DIR is required (or --checkpoint FILE)");
+  }
+  const std::string path = resolve_checkpoint(run_dir, which);
+  if (!fs::exists(path)) throw UsageError("--checkpoint: no checkpoint '" + path + "'");
+  return path;
+}
+
 RunDirectory::RunDirectory(std::string path, std::string flag) : path_(std::move(path)), flag_(std::move(flag)) {
   check_output_dir(path_, flag_);
 }

@@ -23,6 +23,9 @@ namespace experiments {
 std::string run_file(const std::string& run_dir, const std::string& name);
 // --checkpoint best|last|FILE relative to a run directory (FILE when it is neither).
 std::string resolve_checkpoint(const std::string& run_dir, const std::string& which);
+// The checkpoint file that --run RUN_DIR (may be "") and --checkpoint best|last|FILE name (eval,
+// export, analyze): UsageError when best or last come without --run, or the file is missing.
+std::string checkpoint_from_flags(const std::string& run_dir, const std::string& which);
 
 class RunDirectory {
  public:
