@@ -3,10 +3,10 @@
 // (experiments/analysis/data.h): look at a data set, convert it to the project's HDF5 cache, and
 // sample episodes (with the sampling throughput).
 
-#include "datasets/storage/json.h"
 #include "experiments/analysis/data.h"
 #include "experiments/commands/cli.h"
 #include "experiments/commands/commands.h"
+#include "experiments/commands/print_result.h"
 #include "experiments/runs/output_paths.h"
 
 #include <iostream>
@@ -19,15 +19,6 @@ namespace {
 constexpr const char* kDatasetHelp =
     "data set: fashion-mnist[:DIR], mnist:DIR, miniimagenet:DIR, cifar10:DIR, cifar100:DIR, tinyimagenet:DIR, "
     "folder:DIR, h5:FILE";
-
-template <class Result>
-void print(const Result& result, bool json) {
-  if (json) {
-    std::cout << storage::dump_json(to_json(result)) << "\n";
-  } else {
-    std::cout << to_text(result);
-  }
-}
 
 int data_inspect(const Args& args) {
   po::options_description desc("data inspect options");
@@ -43,7 +34,7 @@ int data_inspect(const Args& args) {
   request.image_size = vm["image-size"].as<int64_t>();
   request.classification = vm["classification"].as<bool>();
   request.class_names = vm["classes"].as<bool>();
-  print(inspect_data(request), vm["json"].as<bool>());
+  print_result(inspect_data(request), vm["json"].as<bool>());
   return 0;
 }
 
@@ -102,7 +93,7 @@ int data_episodes(const Args& args) {
   if (request.split != "train" && request.split != "val" && request.split != "test") {
     throw UsageError("--split must be train, val or test, got '" + request.split + "'");
   }
-  print(sample_episodes(request), vm["json"].as<bool>());
+  print_result(sample_episodes(request), vm["json"].as<bool>());
   return 0;
 }
 

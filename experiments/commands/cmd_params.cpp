@@ -5,12 +5,11 @@
 // batch 100) beside this project's figures, cell by cell (reference/ACDC.md §5).
 
 #include "backbones/registry.h"
-#include "datasets/storage/json.h"
 #include "experiments/analysis/costs.h"
 #include "experiments/commands/cli.h"
 #include "experiments/commands/commands.h"
+#include "experiments/commands/print_result.h"
 
-#include <iostream>
 #include <stdexcept>
 #include <string>
 
@@ -31,15 +30,6 @@ backbones::BackboneOptions cost_model_options(const po::variables_map& vm) {
   return o;
 }
 
-template <class Result>
-void print(const Result& result, bool json) {
-  if (json) {
-    std::cout << storage::dump_json(to_json(result)) << "\n";
-  } else {
-    std::cout << to_text(result);
-  }
-}
-
 }  // namespace
 
 int cmd_params(const Args& args) {
@@ -58,14 +48,14 @@ int cmd_params(const Args& args) {
   const bool json = vm["json"].as<bool>();
   if (vm["paper-table"].as<bool>()) {
     const auto table = compare_table1();
-    print(table, json);
+    print_result(table, json);
     return 0;
   }
   ParamCountRequest request;
   request.model = cost_model_options(vm);
   request.tensors = vm["breakdown"].as<bool>();
   const auto count = count_params(request);
-  print(count, json);
+  print_result(count, json);
   return 0;
 }
 
@@ -86,7 +76,7 @@ int cmd_flops(const Args& args) {
   const bool json = vm["json"].as<bool>();
   if (vm["paper-table"].as<bool>()) {
     const auto table = compare_table3();
-    print(table, json);
+    print_result(table, json);
     return 0;
   }
   MacCountRequest request;
@@ -100,7 +90,7 @@ int cmd_flops(const Args& args) {
   } catch (const std::overflow_error& e) {
     throw UsageError(std::string("--") + e.what() + "; use a smaller --batch");
   }
-  print(count, json);
+  print_result(count, json);
   return 0;
 }
 
