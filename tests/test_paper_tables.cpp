@@ -1,32 +1,21 @@
 // The parameter and MAC counts of reference/ACDC.md §5 (exact), the paper's Table 1 within
 // 0.015M, and Table 3's FLOP ratios, computed from the real networks (nothing is run but the
-// no-grad forwards of Backbone::costs).
+// no-grad forwards of Backbone::costs), through experiments/analysis/costs.h, the comparison
+// that `acdc-meta params|flops --paper-table` prints.
 
 #include "backbones/paper_tables.h"
 #include "backbones/registry.h"
+#include "experiments/analysis/costs.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
-#include <map>
 
 namespace {
 
-backbones::BackboneOptions cifar(const std::string& name, const std::string& conv, int64_t m, int64_t s) {
-  backbones::BackboneOptions o;
-  o.name = name;
-  o.conv.type = acdc::parse_conv_type(conv);
-  if (m > 0) o.conv.atoms = m;
-  if (s > 0) o.conv.group_size = s;
-  o.classes = 10;
-  o.in_channels = 3;
-  o.image_size = 32;
-  return o;
-}
-
 int64_t count(const std::string& name, const std::string& conv, int64_t m = 0, int64_t s = 0) {
-  return backbones::make_backbone(cifar(name, conv, m, s))->num_params();
+  return backbones::make_backbone(experiments::paper_table_options(name, conv, m, s))->num_params();
 }
 
 struct ExactCount {
@@ -82,21 +71,27 @@ TEST(PaperCounts, ResNet18BlockM16IsTheTrue576M) {
 }
 
 TEST(PaperCounts, Table1AgreesWithin0015MExceptTheNamedAnomalies) {
+  // compare_table1 is what `acdc-meta params --paper-table` prints.
+  const auto table = experiments::compare_table1();
   int checked = 0;
-  for (const auto& cell : backbones::paper_table1()) {
-    const double ours = static_cast<double>(count(cell.backbone, cell.conv, cell.atoms, cell.group_size)) / 1e6;
-    const double diff = std::abs(ours - cell.paper_millions);
-    if (cell.anomaly.empty()) {
+  for (const auto& cell : table.cells) {
+    const auto& paper = cell.paper;
+    EXPECT_EQ(cell.params, count(paper.backbone, paper.conv, paper.atoms, paper.group_size));
+    const double diff = std::abs(cell.diff_millions);
+    if (paper.anomaly.empty()) {
       EXPECT_LE(diff, backbones::kTable1ToleranceMillions)
-          << cell.row << " " << cell.backbone << ": ours " << ours << "M, paper " << cell.paper_millions << "M";
+          << paper.row << " " << paper.backbone << ": ours " << cell.millions << "M, paper " << paper.paper_millions
+          << "M";
       ++checked;
-    } else if (cell.conv != "acdc-g-layer") {
+    } else if (paper.conv != "acdc-g-layer") {
       // A cell named for a disagreement really disagrees (otherwise the mark is stale).
-      EXPECT_GT(diff, backbones::kTable1ToleranceMillions) << cell.row << " " << cell.backbone;
+      EXPECT_GT(diff, backbones::kTable1ToleranceMillions) << paper.row << " " << paper.backbone;
     }
   }
   // 33 cells: 6 g-layer cells, ResNet18 block m=16 and the WRN-40-4 baseline are anomalies.
   EXPECT_EQ(checked, 25);
+  EXPECT_EQ(table.checked, 25);
+  EXPECT_EQ(table.agreed, 25);
 }
 
 TEST(PaperCounts, GroupedLayerRowsAreInconsistentInThePaper) {
@@ -113,18 +108,9 @@ TEST(PaperCounts, GroupedLayerRowsAreInconsistentInThePaper) {
   }
 }
 
-struct Macs {
-  int64_t conv = 0, linear = 0, reconstruction = 0;
-};
-
-Macs macs(const std::string& name, const std::string& conv, int64_t m = 0, int64_t s = 0) {
-  auto net = backbones::make_backbone(cifar(name, conv, m, s));
-  Macs out;
-  for (const auto& l : net->costs(32).layers) {
-    (l.name == "head" ? out.linear : out.conv) += l.macs_per_image;
-    out.reconstruction += l.reconstruction_macs;
-  }
-  return out;
+experiments::MacSummary macs(const std::string& name, const std::string& conv, int64_t m = 0, int64_t s = 0) {
+  return experiments::summarize_macs(
+      backbones::make_backbone(experiments::paper_table_options(name, conv, m, s))->costs(32));
 }
 
 TEST(PaperMacs, StandardNetworksPerImage) {
@@ -162,30 +148,30 @@ TEST(PaperMacs, GroupedResNet18AndItsReconstruction) {
 }
 
 TEST(PaperMacs, Table3RatiosAgreeExceptTheMarkedCells) {
-  std::map<std::string, double> baseline_total, paper_baseline;
+  // compare_table3 is what `acdc-meta flops --paper-table` prints.
+  const auto table = experiments::compare_table3();
   int agreed = 0;
-  for (const auto& cell : backbones::paper_table3()) {
-    const auto mm = cell.atoms == 0 ? macs(cell.backbone, "standard")
-                                    : macs(cell.backbone, "acdc-g-net", cell.atoms, cell.group_size);
+  for (const auto& cell : table.cells) {
+    const auto& paper = cell.paper;
+    const auto mm = paper.atoms == 0 ? macs(paper.backbone, "standard")
+                                     : macs(paper.backbone, "acdc-g-net", paper.atoms, paper.group_size);
     const double total = static_cast<double>(mm.conv + mm.linear) * 100 + static_cast<double>(mm.reconstruction);
-    if (cell.atoms == 0) {
-      baseline_total[cell.backbone] = total;
-      paper_baseline[cell.backbone] = cell.paper_gflops;
+    EXPECT_EQ(cell.total_macs, total) << paper.backbone << " " << cell.setting;
+    if (paper.atoms == 0) {
       // The paper's baseline FLOPs are ~4 x MACs for the batch (ACDC.md §5), within 1%.
-      EXPECT_NEAR(backbones::kPaperFlopsPerMac * total / 1e9 / cell.paper_gflops, 1.0, 0.01) << cell.backbone;
+      EXPECT_NEAR(backbones::kPaperFlopsPerMac * total / 1e9 / paper.paper_gflops, 1.0, 0.01) << paper.backbone;
       continue;
     }
-    const double ours = total / baseline_total.at(cell.backbone);
-    const double paper = cell.paper_gflops / paper_baseline.at(cell.backbone);
-    if (cell.anomaly.empty()) {
-      EXPECT_NEAR(ours, paper, backbones::kTable3RatioTolerance)
-          << cell.backbone << " m=" << cell.atoms << " s=" << cell.group_size;
+    if (paper.anomaly.empty()) {
+      EXPECT_NEAR(cell.ratio, cell.paper_ratio, backbones::kTable3RatioTolerance)
+          << paper.backbone << " m=" << paper.atoms << " s=" << paper.group_size;
       ++agreed;
     } else {
-      EXPECT_GT(std::abs(ours - paper), backbones::kTable3RatioTolerance) << cell.backbone;
+      EXPECT_GT(std::abs(cell.ratio - cell.paper_ratio), backbones::kTable3RatioTolerance) << paper.backbone;
     }
   }
   EXPECT_EQ(agreed, 4);  // the ResNet18 row
+  EXPECT_EQ(table.agreed, 4);
 }
 
 }  // namespace
