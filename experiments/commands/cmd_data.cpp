@@ -1,9 +1,9 @@
 // `acdc-meta data inspect|convert|episodes`: flags -> DataInspectRequest / DataConvertRequest /
 // EpisodeSampleRequest -> inspect_data / convert_data / sample_episodes
-// (experiments/analysis/data.h): look at a data set, convert it to the project's HDF5 cache, and
+// (experiments/data/data.h): look at a data set, convert it to the project's HDF5 cache, and
 // sample episodes (with the sampling throughput).
 
-#include "experiments/analysis/data.h"
+#include "experiments/data/data.h"
 #include "experiments/commands/cli.h"
 #include "experiments/commands/commands.h"
 #include "experiments/commands/print_result.h"

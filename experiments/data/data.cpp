@@ -1,4 +1,4 @@
-#include "experiments/analysis/data.h"
+#include "experiments/data/data.h"
 
 #include "datasets/dataset.h"
 #include "datasets/source.h"
