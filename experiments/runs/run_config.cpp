@@ -6,7 +6,6 @@
 
 #include "datasets/storage/atomic_file.h"
 
-#include <boost/any.hpp>
 
 #include <cerrno>
 #include <cstdio>
@@ -17,33 +16,7 @@
 
 namespace experiments {
 
-namespace po = boost::program_options;
-
 std::string format_double(double v) { return round_trip(v); }
-
-namespace {
-
-std::string any_to_string(const boost::any& value, const std::string& key) {
-  if (value.empty()) return "";
-  if (const auto* s = boost::any_cast<std::string>(&value)) return *s;
-  if (const auto* i = boost::any_cast<int64_t>(&value)) return std::to_string(*i);
-  if (const auto* i = boost::any_cast<int>(&value)) return std::to_string(*i);
-  if (const auto* d = boost::any_cast<double>(&value)) return format_double(*d);
-  if (const auto* b = boost::any_cast<bool>(&value)) return *b ? "true" : "false";
-  throw std::logic_error("option --" + key + " has a type the run configuration cannot record");
-}
-
-}  // namespace
-
-RunConfig RunConfig::from_options(const po::variables_map& vm, const std::vector<std::string>& skip) {
-  RunConfig config;
-  for (const auto& [key, value] : vm) {
-    bool skipped = false;
-    for (const auto& s : skip) skipped = skipped || s == key;
-    if (!skipped) config.set(key, any_to_string(value.value(), key));
-  }
-  return config;
-}
 
 RunConfig RunConfig::parse_ini(const std::string& text, const std::string& source) {
   std::istringstream in(text);

@@ -1,13 +1,11 @@
 #pragma once
-// The resolved configuration of a run: every option of `acdc-meta train` as text, in a stable
-// order. It is written to the run directory as config.ini (readable again by --config), stored
+// The resolved configuration of a run as text: every setting of its kind (runs/settings.h), keys
+// in alphabetical order, values that parse back to the same value. It is written to the run directory as config.ini (readable again by --config), stored
 // as attributes in every checkpoint and export, and it is the one place eval/export rebuild the
 // model and the engine from, so a checkpoint alone is enough to evaluate it.
 
 #include "backbones/backbone.h"
 #include "meta/maml.h"
-
-#include <boost/program_options.hpp>
 
 #include <cstdint>
 #include <string>
@@ -18,11 +16,9 @@ namespace experiments {
 
 class RunConfig {
  public:
-  // Every option in `vm` except those named in `skip` (e.g. help, config, resume); values are
-  // written so that parsing them back gives the same value (doubles in shortest round-trip form).
-  static RunConfig from_options(const boost::program_options::variables_map& vm,
-                                const std::vector<std::string>& skip);
-  // Lines "key = value"; '#' comments and blank lines ignored. Throws naming the file and line.
+  // The text form of typed settings is written by their table (runs/settings.h: to_config).
+  // Lines "key = value" read by the one INI reader (runs/ini.h); sections are refused. Throws
+  // std::invalid_argument naming the source.
   static RunConfig parse_ini(const std::string& text, const std::string& source);
 
   void set(const std::string& key, const std::string& value);

@@ -97,7 +97,7 @@ int run_sweep(SweepRequest request) {
   auto all_json = [&] {
     auto all = storage::json::array();
     for (const auto& row : rows) all.push_back(results_json(row));
-    return storage::dump_json(all);
+    return all;
   };
   for (size_t i = 0; i < request.variants.size(); ++i) {
     const auto& o = request.variants[i];
@@ -111,11 +111,11 @@ int run_sweep(SweepRequest request) {
     write_text_file(run_file(request.out, "results.md"), report::sweep_markdown(table, info));
     write_text_file(run_file(request.out, "results.csv"), report::sweep_csv(table));
     write_text_file(run_file(request.out, "results.svg"), report::sweep_svg(table, svg_title));
-    write_text_file(run_file(request.out, "results.json"), all_json() + "\n");
+    storage::write_json(run_file(request.out, "results.json"), all_json());
     if (!request.json) print_result(rows.back());
   }
   if (request.json) {
-    std::cout << all_json() << "\n";
+    std::cout << storage::dump_json(all_json()) << "\n";
   } else {
     std::cout << "\n" << report::sweep_markdown(table, {}) << "\nreport: " << run_file(request.out, "results.md") << ", "
               << run_file(request.out, "results.csv") << ", " << run_file(request.out, "results.svg") << "\n";
