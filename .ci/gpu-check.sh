@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CUDA build and its checks on an offline GPU machine (see README "CUDA"):
-# installs the bundled Debian packages (bash ../shared/gpu/bundle-debs.sh .offline-debs, made
-# on a machine with apt), builds against the LibTorch inside Python's torch package with
+# installs the bundle that .ci/gpu-bundle.sh made here (Debian packages, the Python reference),
+# builds against the LibTorch inside Python's torch package with
 # OpenCV off, runs the whole test suite (the *_CUDA tests included), then the GPU benchmarks
 # beside the plain PyTorch reference. Results go to ${OUT:-gpu-out}/.
 set -uo pipefail
@@ -17,7 +17,7 @@ cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DACDC_META_WITH_OP
   -DCMAKE_PREFIX_PATH="$prefix" $(ls -d /usr/lib/x86_64-linux-gnu/cmake/Boost-* 2>/dev/null | head -1 | sed 's/^/-DBoost_DIR=/') \
   > "$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
 log "build"
-( time cmake --build build-cuda -j16 ) > "$out/build.log" 2>&1 || { grep -E "error|Error" -A3 "$out/build.log" | head -40; exit 1; }
+( time cmake --build build-cuda -j16 -- -k 0 ) > "$out/build.log" 2>&1 || { grep -E "error|Error" -A3 "$out/build.log" | head -80; exit 1; }
 tail -3 "$out/build.log" | tee -a "$out/summary.txt"
 log "tests"
 (cd build-cuda && ctest --output-on-failure -j8 --timeout 300) > "$out/ctest.log" 2>&1

@@ -21,8 +21,10 @@ torch::Tensor per_channel(const torch::Tensor& v, const torch::Tensor& x) {
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> projected(const torch::Tensor& v, const torch::Tensor& x,
                                                                   const torch::Tensor& mean, const torch::Tensor& invstd,
                                                                   double eps) {
-  return at::native_batch_norm_backward(v, x, /*weight=*/{}, /*running_mean=*/{}, /*running_var=*/{}, mean, invstd,
-                                        /*train=*/true, eps, {true, true, true});
+  // An explicit weight of ones: the CPU kernel accepts an undefined weight, the CUDA one does not
+  // (it sizes the weight gradient from the weight).
+  return at::native_batch_norm_backward(v, x, /*weight=*/torch::ones_like(mean), /*running_mean=*/{},
+                                        /*running_var=*/{}, mean, invstd, /*train=*/true, eps, {true, true, true});
 }
 
 torch::Tensor undefined() { return {}; }
@@ -59,7 +61,7 @@ struct BatchNormBackward : public torch::autograd::Function<BatchNormBackward> {
       // S' = Σ ggx r P(gy) in one pass: the native backward's weight gradient Σ g (input - mean) invstd
       // with input r P(gy), mean 0 and invstd 1.
       const auto s_prime = std::get<1>(at::native_batch_norm_backward(
-          ggx, rp_gy, /*weight=*/{}, /*running_mean=*/{}, /*running_var=*/{}, torch::zeros_like(mean),
+          ggx, rp_gy, /*weight=*/torch::ones_like(mean), /*running_mean=*/{}, /*running_var=*/{}, torch::zeros_like(mean),
           torch::ones_like(invstd), /*train=*/true, eps, {false, true, false}));
       d_w = s_prime;
       const auto wr = w * invstd;

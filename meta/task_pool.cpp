@@ -1,23 +1,34 @@
 #include "meta/task_pool.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 
 #include <stdexcept>
 
 // LibTorch's CPU kernels (and oneDNN and OpenBLAS inside it) size their parallel regions from
 // the calling thread's OpenMP setting. at::set_num_threads would also change the process-wide
-// default, so the per-thread OpenMP call is used directly; it comes from the OpenMP runtime that
-// LibTorch loaded (weak: absent in a build without OpenMP).
-extern "C" void omp_set_num_threads(int) __attribute__((weak));
+// default, so the per-thread OpenMP call is used directly, looked up at run time in the OpenMP
+// runtime that LibTorch loaded: Debian's LibTorch links the system libgomp, the one inside
+// Python's torch package a private copy under another file name that a link-time (weak)
+// reference never sees. Absent in a build without OpenMP.
+namespace {
+using OmpSetNumThreads = void (*)(int);
+
+OmpSetNumThreads omp_set_num_threads_fn() {
+  static const auto fn = reinterpret_cast<OmpSetNumThreads>(::dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  return fn;
+}
+}  // namespace
 
 namespace meta {
 
 bool set_thread_intra_op_threads(int n) {
-  if (omp_set_num_threads == nullptr) return false;
+  const auto set = omp_set_num_threads_fn();
+  if (set == nullptr) return false;
   // First let LibTorch initialise this thread (it copies the process-wide count into the
   // thread's OpenMP setting once), then override the thread's own setting.
   at::internal::lazy_init_num_threads();
-  omp_set_num_threads(n);
+  set(n);
   return true;
 }
 

@@ -2,6 +2,7 @@
 
 #include "backbones/batch_norm.h"
 #include "backbones/registry.h"
+#include "tests/support/tf32.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -377,6 +378,7 @@ TEST(Devices, ToKeepsSharedCoefficientsShared) {
 
 TEST(Devices, ToCudaAndBack_CUDA) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  support::NoTf32 ieee_float32;
   torch::manual_seed(5);
   auto net = backbones::make_backbone(options_for("resnet18-cifar", "acdc-g-net"));
   auto x = small_input(*net);

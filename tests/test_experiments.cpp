@@ -376,7 +376,7 @@ TEST_F(Experiments, KilledAnywhereAndResumedEqualsUninterrupted) {
   std::string progress;
   for (int attempt = 0; attempt < 8; ++attempt) {
     const bool resume = fs::exists(b + "/last.h5");
-    if (!resume) fs::remove_all(b);
+    if (!resume) support::remove_tree(b);
     const auto before = temporaries();
     const pid_t pid = spawn_acdc_meta(resume ? "train --resume --out " + b : args(b));
     int status = 0;
@@ -410,7 +410,7 @@ TEST_F(Experiments, KilledAnywhereAndResumedEqualsUninterrupted) {
   std::cout << kills << " kills (" << mid_write << " inside a checkpoint write); last.h5 iteration after each: " << progress << "\n";
   EXPECT_GE(kills, 4);
   EXPECT_GE(mid_write, 1) << "no kill landed inside a checkpoint write";
-  r = run_acdc_meta(fs::exists(b + "/last.h5") ? "train --resume --out " + b : (fs::remove_all(b), args(b)));
+  r = run_acdc_meta(fs::exists(b + "/last.h5") ? "train --resume --out " + b : (support::remove_tree(b), args(b)));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(temporaries().empty()) << "the finished run left temporaries of the killed ones";
 

@@ -1,5 +1,10 @@
 #include "tests/support/files.h"
 
+#include <ftw.h>
+
+#include <cerrno>
+#include <cstdio>
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -21,6 +26,15 @@ void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!out) throw std::runtime_error("cannot write '" + path + "'");
+}
+
+bool remove_tree(const std::string& path) {
+  // Depth first (FTW_DEPTH: a folder after its contents), without following links (FTW_PHYS).
+  const auto remove_one = [](const char* p, const struct stat*, int, struct FTW*) {
+    return std::remove(p) == 0 || errno == ENOENT ? 0 : -1;
+  };
+  const int rc = ::nftw(path.c_str(), remove_one, 16, FTW_DEPTH | FTW_PHYS);
+  return rc == 0 || (rc == -1 && errno == ENOENT);
 }
 
 std::vector<std::string> lines_of(const std::string& text) {

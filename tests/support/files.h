@@ -14,6 +14,13 @@ std::string read_file(const std::string& path);
 // the path when it cannot.
 void write_file(const std::string& path, const std::string& bytes);
 
+// Removes `path` and everything below it (symbolic links are removed, never followed); a
+// missing path is fine. Returns false when something could not be removed. Not
+// std::filesystem::remove_all: the libtorch.so inside Python's torch 2.x package exports its
+// own copy of that function, which the dynamic linker binds instead of libstdc++'s and which
+// jumps to a null address (seen on the GPU machine with torch 2.11).
+bool remove_tree(const std::string& path);
+
 // The non-empty lines of `text`.
 std::vector<std::string> lines_of(const std::string& text);
 

@@ -1,10 +1,11 @@
 #include "tests/support/temp_dir.h"
 
+#include "tests/support/files.h"
+
 #include <unistd.h>
 
 #include <filesystem>
 #include <stdexcept>
-#include <system_error>
 
 namespace support {
 
@@ -19,8 +20,7 @@ TempDir::TempDir(const std::string& prefix) {
 }
 
 TempDir::~TempDir() {
-  std::error_code ec;  // never throw from a destructor; a leftover folder in /tmp is harmless
-  fs::remove_all(path_, ec);
+  remove_tree(path_);  // never throws; a leftover folder in /tmp is harmless
 }
 
 }  // namespace support
