@@ -11,11 +11,25 @@
 // runtime that LibTorch loaded: Debian's LibTorch links the system libgomp, the one inside
 // Python's torch package a private copy under another file name that a link-time (weak)
 // reference never sees. Absent in a build without OpenMP.
+// MKL (inside Python's torch package; Debian's LibTorch uses OpenBLAS) keeps its own thread
+// count, which at::set_num_threads sets process-wide; its per-thread override is looked up the
+// same way and is absent where MKL is not loaded or does not export it.
 namespace {
-using OmpSetNumThreads = void (*)(int);
+using SetThreads = void (*)(int);
+using MklSetThreadsLocal = int (*)(int);
 
-OmpSetNumThreads omp_set_num_threads_fn() {
-  static const auto fn = reinterpret_cast<OmpSetNumThreads>(::dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+template <typename F>
+F lookup(const char* name) {
+  return reinterpret_cast<F>(::dlsym(RTLD_DEFAULT, name));
+}
+
+SetThreads omp_set_num_threads_fn() {
+  static const auto fn = lookup<SetThreads>("omp_set_num_threads");
+  return fn;
+}
+
+MklSetThreadsLocal mkl_set_num_threads_local_fn() {
+  static const auto fn = lookup<MklSetThreadsLocal>("mkl_set_num_threads_local");
   return fn;
 }
 }  // namespace
@@ -29,6 +43,7 @@ bool set_thread_intra_op_threads(int n) {
   // thread's OpenMP setting once), then override the thread's own setting.
   at::internal::lazy_init_num_threads();
   set(n);
+  if (const auto mkl = mkl_set_num_threads_local_fn()) mkl(n);
   return true;
 }
 
