@@ -9,6 +9,7 @@
 #include <c10/util/Exception.h>
 
 #include <malloc.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -71,11 +72,15 @@ std::string out_of_memory(const std::string& what) {
     size = text;
   }
   if (!cpu) return "out of GPU memory while allocating " + size + "; use smaller sizes (batch, image size, network)";
-  const double ram = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  double usable = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  rlimit limit{};
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    usable = std::min(usable, static_cast<double>(limit.rlim_cur));  // ulimit -v
+  }
   char text[64];
-  std::snprintf(text, sizeof text, "%.1f GiB", ram / (1 << 30));
-  return "out of memory while allocating " + size + " (this machine has " + text +
-         "); use smaller sizes (batch, image size, network)";
+  std::snprintf(text, sizeof text, "%.1f GiB", usable / (1 << 30));
+  return "out of memory while allocating " + size + "; this process may use " + text +
+         ": use smaller sizes (batch, image size, network)";
 }
 
 void print_help() {
