@@ -4,11 +4,41 @@
 
 #include <torch/torch.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
 
 namespace backbones {
+namespace {
+
+// 1234567 -> "1.23 M"; below a thousand as an integer.
+std::string format_count(double n) {
+  const char* units[] = {"", " k", " M", " G", " T", " P", " E"};
+  int u = 0;
+  while (n >= 1000 && u < 6) {
+    n /= 1000;
+    ++u;
+  }
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(u == 0 ? 0 : 2);
+  out << n << units[u];
+  return out.str();
+}
+
+std::string format_gib(double bytes) {
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(1);
+  out << bytes / (1 << 30) << " GiB";
+  return out.str();
+}
+
+}  // namespace
 
 BnMode parse_bn_mode(const std::string& name) {
   if (name == "transductive") return BnMode::kTransductive;
@@ -53,7 +83,43 @@ Backbone::Backbone(const BackboneOptions& options)
   if (options.bn_steps < 1) throw std::invalid_argument("bn_steps must be at least 1");
 }
 
+int64_t max_params() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  double bytes = pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 1e300;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    bytes = std::min(bytes, static_cast<double>(limit.rlim_cur));  // ulimit -v
+  }
+  return static_cast<int64_t>(std::min(bytes / 16, 9e18));
+}
+
+void Backbone::reserve_params(double count, const std::string& layer) {
+  planned_params_ += count;
+  const auto budget = static_cast<double>(max_params());
+  if (planned_params_ <= budget) return;
+  const auto& c = options_.conv;
+  throw std::invalid_argument(
+      "backbone " + options_.name + " (conv " + acdc::to_string(c.type) + ", atoms " + std::to_string(c.atoms) +
+      ", width " + std::to_string(options_.width) + ", classes " + std::to_string(options_.classes) +
+      ") is too large for this machine: by layer '" + layer + "' it would have up to " +
+      format_count(planned_params_) + " parameters, more than the budget of " + format_count(budget) +
+      " (memory " + format_gib(budget * 16) +
+      " / 16 bytes per parameter for its value, gradient and two optimizer moments)");
+}
+
+int64_t Backbone::add_conv(const acdc::ConvSpec& spec) {
+  // An upper bound over every conv type: a standard kernel, or per-layer atoms (at most one set
+  // per output channel) and a full coefficient tensor (shared ones are counted at every use).
+  const auto out = static_cast<double>(spec.out_channels), in = static_cast<double>(spec.in_channels),
+             k2 = static_cast<double>(spec.kernel_size) * static_cast<double>(spec.kernel_size),
+             m = static_cast<double>(options_.conv.atoms);
+  const bool standard = !spec.decompose || options_.conv.type == acdc::ConvType::kStandard;
+  reserve_params(standard ? out * in * k2 + out : out * m * k2 + out * in * m + out, spec.name);
+  return plan_.add(spec);
+}
+
 int64_t Backbone::add_batch_norm(const std::string& name, int64_t channels) {
+  reserve_params(2.0 * static_cast<double>(channels) * static_cast<double>(1 + options_.bn_steps), name);
   BatchNormLayer bn;
   bn.name = name;
   bn.channels = channels;
@@ -74,6 +140,7 @@ int64_t Backbone::add_head(int64_t in_features, int64_t out_features) {
   // PyTorch's nn.Linear default: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
   const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
   const std::string name = "head";
+  reserve_params(static_cast<double>(out_features) * (static_cast<double>(in_features) + 1), name);
   LinearLayer l{name, in_features, out_features, -1, -1};
   l.weight_slot = params_.add(name + ".weight", torch::empty({out_features, in_features}).uniform_(-bound, bound),
                               acdc::Role::kHeadWeight);

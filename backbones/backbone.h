@@ -99,7 +99,9 @@ class Backbone {
 
  protected:
   // Builders: declare layers in forward order, then call finalize() once.
-  int64_t add_conv(const acdc::ConvSpec& spec) { return plan_.add(spec); }
+  // Each add_* first checks the parameter budget (see max_params()) with an upper bound of the
+  // layer's parameters, so a network too large for the machine is named before it is allocated.
+  int64_t add_conv(const acdc::ConvSpec& spec);
   int64_t add_batch_norm(const std::string& name, int64_t channels);
   // The classifier, named "head" (its tensors get the head roles).
   int64_t add_head(int64_t in_features, int64_t out_features);
@@ -142,6 +144,16 @@ class Backbone {
   std::vector<BatchNormLayer> bns_;
   std::vector<LinearLayer> linears_;
   int64_t min_image_size_ = 1;
+  double planned_params_ = 0;  // upper bound of the parameters declared so far
+
+  // Adds `count` to planned_params_; throws std::invalid_argument naming the network, the layer and
+  // the budget when the total passes max_params().
+  void reserve_params(double count, const std::string& layer);
 };
+
+// The most parameters a network may have on this machine: the memory this process may use
+// (physical memory, or an address-space limit: ulimit -v) / 16 bytes (each float parameter has
+// its value, its gradient and two optimizer moments).
+int64_t max_params();
 
 }  // namespace backbones

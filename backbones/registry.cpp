@@ -51,6 +51,18 @@ const std::vector<BackboneInfo>& backbone_infos() {
   return infos;
 }
 
+void check_backbone_name(const std::string& name) {
+  if (is_wrn_name(name)) {
+    int64_t depth = 0, widen = 0;
+    parse_wrn_name(name, &depth, &widen);
+    return;
+  }
+  for (const auto& e : entries()) {
+    if (e.matches(name)) return;
+  }
+  throw std::invalid_argument("unknown backbone '" + name + "' (expected one of: " + backbone_list() + ")");
+}
+
 bool is_cifar_backbone(const std::string& name) {
   return name == "vgg16" || name == "resnet18-cifar" || is_wrn_name(name);
 }

@@ -23,6 +23,9 @@ struct BackboneInfo {
 // backbone and listing the known ones, or naming the bad option.
 std::unique_ptr<Backbone> make_backbone(const BackboneOptions& options);
 const std::vector<BackboneInfo>& backbone_infos();
+// Checks a name without building anything: a listed backbone or a well-formed wrn-D-K within its
+// bounds; else std::invalid_argument naming the name (as make_backbone would).
+void check_backbone_name(const std::string& name);
 // The CIFAR networks of the ACDC paper's tables (vgg16, resnet18-cifar, wrn-D-K): 32 px, 10 classes.
 bool is_cifar_backbone(const std::string& name);
 // The image size a backbone is usually run at: 32 (CIFAR backbones), 224 (resnet10/18/34, the

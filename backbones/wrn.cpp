@@ -114,20 +114,33 @@ class WideResNet : public Backbone {
 
 bool is_wrn_name(const std::string& name) { return name.rfind("wrn-", 0) == 0; }
 
-std::unique_ptr<Backbone> build_wrn(const BackboneOptions& options) {
-  const std::string& name = options.name;
+void parse_wrn_name(const std::string& name, int64_t* depth, int64_t* widen) {
   const auto dash = name.find('-', 4);
-  int64_t depth = 0, widen = 0;
-  if (!is_wrn_name(name) || dash == std::string::npos || !parse_positive(name.substr(4, dash - 4), &depth) ||
-      !parse_positive(name.substr(dash + 1), &widen)) {
+  if (!is_wrn_name(name) || dash == std::string::npos || !parse_positive(name.substr(4, dash - 4), depth) ||
+      !parse_positive(name.substr(dash + 1), widen)) {
     throw std::invalid_argument("backbone '" + name +
                                 "': expected wrn-D-K with depth D and width K positive integers (e.g. wrn-28-10, "
                                 "wrn-40-4, wrn-16-2)");
   }
-  if (depth < 10 || (depth - 4) % 6 != 0) {
-    throw std::invalid_argument("backbone '" + name + "': depth " + std::to_string(depth) +
+  if (*depth < 10 || (*depth - 4) % 6 != 0) {
+    throw std::invalid_argument("backbone '" + name + "': depth " + std::to_string(*depth) +
                                 " is not 6N+4 with N >= 1 (10, 16, 22, 28, 34, 40, ...)");
   }
+  // Sanity bounds, checked before any layer exists: parameters grow with D and with K^2.
+  if (*depth > kMaxWrnDepth) {
+    throw std::invalid_argument("backbone '" + name + "': depth " + std::to_string(*depth) + " is more than " +
+                                std::to_string(kMaxWrnDepth) + " (the deepest wide ResNet published has depth 40)");
+  }
+  if (*widen > kMaxWrnWidth) {
+    throw std::invalid_argument("backbone '" + name + "': width K = " + std::to_string(*widen) + " is more than " +
+                                std::to_string(kMaxWrnWidth) +
+                                " (wrn-28-10 has 36.5 M parameters; they grow with K^2: wrn-28-64 would have 1.5 G)");
+  }
+}
+
+std::unique_ptr<Backbone> build_wrn(const BackboneOptions& options) {
+  int64_t depth = 0, widen = 0;
+  parse_wrn_name(options.name, &depth, &widen);
   return std::make_unique<WideResNet>(options, depth, widen);
 }
 

@@ -3,6 +3,7 @@
 #include "datasets/storage/atomic_file.h"
 #include "datasets/storage/h5.h"
 #include "datasets/source.h"
+#include "datasets/internal/readers.h"
 
 #include <torch/torch.h>
 
@@ -103,6 +104,13 @@ Source read_cache(const std::string& path, const LoadOptions& options) {
   s.location = f.attr_string("/", "location");
   const int64_t h = f.attr_int("/", "image_height"), w = f.attr_int("/", "image_width"),
                 c = f.attr_int("/", "channels");
+  // Sizes are checked against sanity bounds and this machine's memory before anything is read.
+  if (h < 1 || w < 1 || h > kMaxStoredImageSide || w > kMaxStoredImageSide) {
+    throw bad("declares images of " + std::to_string(h) + "x" + std::to_string(w) +
+              " pixels (attributes 'image_height', 'image_width'), expected 1 to " +
+              std::to_string(kMaxStoredImageSide) + " per side");
+  }
+  if (c != 1 && c != 3) throw bad("declares " + std::to_string(c) + " channels (attribute 'channels'), expected 1 or 3");
   const auto parts = split_on(f.attr_string("/", "parts"), ',');
   if (parts.empty()) throw bad("lists no parts");
   int64_t done = 0;
@@ -117,6 +125,12 @@ Source read_cache(const std::string& path, const LoadOptions& options) {
     if (ishape.size() != 4 || std::vector<int64_t>(ishape.begin() + 1, ishape.end()) != want_tail) {
       throw bad("'/" + name + "/images' has shape " + c10::str(c10::IntArrayRef(ishape)) + ", expected [N, " +
                 std::to_string(h) + ", " + std::to_string(w) + ", " + std::to_string(c) + "]");
+    }
+    const double bytes = static_cast<double>(ishape[0]) * static_cast<double>(h * w * c);
+    if (bytes > internal::memory_limit_bytes() / 2) {
+      throw bad("'/" + name + "/images' declares " + std::to_string(ishape[0]) + " images of " + std::to_string(h) +
+                "x" + std::to_string(w) + "x" + std::to_string(c) + " (" + internal::format_gib(bytes) +
+                "), more than half of the " + internal::format_gib(internal::memory_limit_bytes()) + " of memory this process may use");
     }
     if (lshape.size() != 1 || lshape[0] != ishape[0]) {
       throw bad("'/" + name + "/labels' has shape " + c10::str(c10::IntArrayRef(lshape)) + ", expected [" +

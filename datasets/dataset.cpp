@@ -62,6 +62,12 @@ Source read_source(const std::string& spec, const LoadOptions& options) {
   if (options.image_size < 0) {
     throw FieldError("", "image_size", " must be positive (or 0 for native), got " + std::to_string(options.image_size));
   }
+  if (options.image_size > kMaxImageSize) {
+    throw FieldError("", "image_size",
+                     " must be at most " + std::to_string(kMaxImageSize) +
+                         " (one 64-channel activation of a 1024 px image is 256 MiB), got " +
+                         std::to_string(options.image_size));
+  }
   const size_t colon = spec.find(':');
   const std::string kind = spec.substr(0, colon);
   std::string path = colon == std::string::npos ? "" : spec.substr(colon + 1);

@@ -42,6 +42,12 @@ struct Dataset {
   int64_t width() const;
 };
 
+// The largest side a resize may ask for (LoadOptions::image_size, the CLI's --image-size): one
+// 64-channel float activation of a 1024 x 1024 image is already 256 MiB.
+constexpr int64_t kMaxImageSize = 1024;
+// The largest image side a stored source (a cache) may declare, checked before reading it.
+constexpr int64_t kMaxStoredImageSide = 8192;
+
 struct LoadOptions {
   int64_t image_size = 0;  // 0 = native size; else every image is resized to image_size^2
   // Called while decoding/resizing/reading: (stage, done, total). May throw to abort.

@@ -220,6 +220,31 @@ TEST(AllBackbones, BadNamesAndOptionsAreNamed) {
   }
 }
 
+// Issue 13, item 6: wrn-D-K's depth and width are bounded by name (nothing is built), and the
+// parameter budget is that of this machine's memory.
+TEST(AllBackbones, WideResNetBoundsAndTheParameterBudget) {
+  auto message = [](const std::string& name) {
+    try {
+      backbones::check_backbone_name(name);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(message("wrn-16-100000"),
+            "backbone 'wrn-16-100000': width K = 100000 is more than 64 (wrn-28-10 has 36.5 M parameters; they grow "
+            "with K^2: wrn-28-64 would have 1.5 G)");
+  EXPECT_EQ(message("wrn-1006-1"),
+            "backbone 'wrn-1006-1': depth 1006 is more than 1000 (the deepest wide ResNet published has depth 40)");
+  EXPECT_NE(message("wrn-30-4").find("is not 6N+4"), std::string::npos);
+  EXPECT_NE(message("resnet99").find("unknown backbone 'resnet99'"), std::string::npos);
+  for (const auto* ok : {"wrn-28-10", "wrn-1000-1", "wrn-16-64", "conv4", "resnet18-cifar"}) EXPECT_EQ(message(ok), "") << ok;
+  auto o = options_for("wrn-16-100000", "standard");
+  EXPECT_THROW(backbones::make_backbone(o), std::invalid_argument);
+  // 16 bytes per parameter: at least 1 GiB of memory allows 64 M parameters.
+  EXPECT_GE(backbones::max_params(), int64_t{1} << 26);
+}
+
 TEST(AllBackbones, ImageNetResNetsRunAt224And84Pixels) {
   torch::NoGradGuard no_grad;
   auto net = backbones::make_backbone(options_for("resnet18", "standard"));

@@ -462,6 +462,29 @@ TEST(ClassifyCli, BadFlagsExit2NamingThem) {
   }
 }
 
+// Issue 13, item 6: batch, image and thread counts beyond what a machine can hold are refused
+// before the data set is read, naming the flag and the value.
+TEST(ClassifyCli, OversizedSizesExit2NamingTheValue) {
+  TempDir tmp;
+  write_idx_dataset(tmp / "fmnist", 20, 10);
+  const std::string data = "classify --dataset fashion-mnist:" + (tmp / "fmnist") + " --out " + (tmp / "x");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {" --batch-size 100000000", "--batch-size must be at most 131072"},
+      {" --eval-batch-size 100000000", "--eval-batch-size must be at most 131072"},
+      {" --image-size 1000000", "--image-size must be at most 1024"},
+      {" --threads 100000", "--threads must be at most 1024"},
+      {" --augment --crop-padding 100000000", "--crop-padding must be at most 1024"},
+      {" --backbone wrn-16-100000", "width K = 100000 is more than 64"},
+  };
+  for (const auto& [flags, expect] : cases) {
+    const auto r = run_acdc_meta(data + flags);
+    EXPECT_EQ(r.code, 2) << flags << "\n" << r.output;
+    EXPECT_NE(r.output.find(expect), std::string::npos) << flags << "\n" << r.output;
+    EXPECT_NE(r.output.find(flags.substr(flags.rfind(' ') + 1)), std::string::npos) << flags << "\n" << r.output;
+  }
+  EXPECT_FALSE(fs::exists(tmp / "x/last.h5"));
+}
+
 TEST(ClassifyCli, JsonAndConfigFile) {
   TempDir tmp;
   write_idx_dataset(tmp / "fmnist", 40, 20);

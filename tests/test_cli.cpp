@@ -4,12 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -68,6 +70,49 @@ TEST(Cli, FlopsOverflowAndBenchProfileDestinationExit2) {
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--profile /nonexistent-acdc-meta/dir/p.json"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("s per meta-iteration"), std::string::npos) << "the benchmark ran: " << r.output;
+}
+
+// Issue 13, item 6: sizes beyond what the machine can hold are refused before anything is
+// allocated (each run takes well under a second), naming the flag and the value.
+TEST(Cli, OversizedModelsExit2NamingTheValue) {
+  const std::vector<std::array<std::string, 2>> cases = {
+      {"params --atoms 100000000", "--atoms must be at most 1024"},
+      {"flops --conv acdc-net --atoms 100000000", "--atoms must be at most 1024"},
+      {"params --backbone wrn-16-100000", "--backbone: backbone 'wrn-16-100000': width K = 100000 is more than 64"},
+      {"flops --backbone wrn-1006-1", "depth 1006 is more than 1000"},
+      {"flops --image-size 1000000", "--image-size must be at most 1024"},
+      {"params --width 100000000", "--width must be at most 1024"},
+      {"params --classes 100000000", "--classes must be at most 100000"},
+  };
+  for (const auto& [args, expect] : cases) {
+    const auto r = run_acdc_meta(args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(expect), std::string::npos) << args << "\n" << r.output;
+    const auto value = args.substr(args.rfind(' ') + 1);
+    EXPECT_NE(r.output.find(value), std::string::npos) << args << ": names the value\n" << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << ": one line\n" << r.output;
+  }
+}
+
+// Under an address-space limit (ulimit -v, 6 GiB here) the parameter budget is a quarter of the
+// limit in 4-byte parameters: a network over it is named before its large layers exist, and an activation
+// that does not fit is an out-of-memory error with exit 2, not LibTorch's raw allocator failure.
+TEST(Cli, ParameterBudgetAndAllocationFailureExit2) {
+  const std::string limit = "ulimit -v 6291456 && ";
+  // features.1.conv alone would hold a [1024, 1024, 1024] coefficient tensor (4 GiB).
+  auto r = support::run_command(limit + support::acdc_meta_path() +
+                                " params --conv acdc-layer --width 1024 --atoms 1024");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("backbone conv4 (conv acdc-layer, atoms 1024, width 1024"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("by layer 'features.1.conv'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("more than the budget of 402.65 M"), std::string::npos) << r.output;
+  // A 1024-channel activation of two 1024 px images is 8 GiB.
+  r = support::run_command(limit + "OMP_NUM_THREADS=1 " + support::acdc_meta_path() +
+                           " flops --width 1024 --image-size 1024");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("flops: error: out of memory while allocating "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(" GiB); this process may use 6.0 GiB: use smaller sizes"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("enforce fail"), std::string::npos) << r.output;
 }
 
 }  // namespace

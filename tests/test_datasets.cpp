@@ -141,6 +141,23 @@ TEST(Idx, WrongMagicTruncatedAndMismatchedAreNamed) {
   EXPECT_HAS(error_of([&] { datasets::load_dataset("mnist:" + m.str()); }), "t10k-labels-idx1-ubyte");
 }
 
+// Issue 13, item 6: a header's count is checked against the memory this process may use before
+// anything is allocated (0xFFFFFFFF images of 28 x 28 are 3 TiB).
+TEST(Idx, HeaderClaimsBeyondMemoryAreNamedBeforeReading) {
+  TempDir t;
+  auto images = idx_images(10, 28, 28);
+  images.replace(4, 4, be32(0xFFFFFFFFu));
+  write_file(t / "huge-images", images);
+  auto e = error_of([&] { datasets::internal::read_idx_images(t / "huge-images"); });
+  EXPECT_HAS(e, "IDX file '" + t / "huge-images" + "' claims 4294967295 images of 28x28 (3136.0 GiB), more than half");
+  auto labels = idx_labels(10);
+  labels.replace(4, 4, be32(0xFFFFFFFFu));
+  write_file(t / "huge-labels", labels);
+  e = error_of([&] { datasets::internal::read_idx_labels(t / "huge-labels"); });
+  EXPECT_HAS(e, "IDX file '" + t / "huge-labels" + "'");  // beyond memory, or else truncated
+  EXPECT_HAS(e, "4294967295 labels");
+}
+
 TEST(Idx, ImageSizeResizesWithAreaAverage) {
   TempDir t;
   write_idx_set(t.str(), true);
@@ -572,6 +589,56 @@ TEST(Cache, NotACacheOrDamagedIsNamed) {
   EXPECT_HAS(e, "outside 0..9");
 }
 
+// A dataset that declares `dims` (chunked, never written, so the file stays small) in place of
+// `name`, and int64 root attributes, edited through the C API as a crafted cache would be.
+void declare_dataset(const std::string& file, const std::string& name, std::vector<hsize_t> dims) {
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0) << file;
+  H5Ldelete(f, name.c_str(), H5P_DEFAULT);
+  const hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+  std::vector<hsize_t> chunk(dims.size(), 1);
+  for (size_t i = 1; i < dims.size(); ++i) chunk[i] = std::min<hsize_t>(dims[i], 64);
+  const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
+  const hid_t ds = H5Dcreate2(f, name.c_str(), H5T_NATIVE_UINT8, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  EXPECT_GE(ds, 0) << name;
+  H5Dclose(ds);
+  H5Pclose(dcpl);
+  H5Sclose(space);
+  H5Fclose(f);
+}
+void set_root_int(const std::string& file, const std::string& attr, int64_t value) {
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0) << file;
+  const hid_t a = H5Aopen(f, attr.c_str(), H5P_DEFAULT);
+  EXPECT_GE(H5Awrite(a, H5T_NATIVE_INT64, &value), 0) << attr;
+  H5Aclose(a);
+  H5Fclose(f);
+}
+
+// Issue 13, item 6: a cache's declared image shape and count are checked (sanity bound, then the
+// memory this process may use) before any image is read.
+TEST(Cache, DeclaredSizesBeyondBoundsAreNamedBeforeReading) {
+  TempDir t;
+  datasets::write_cache(small_source(), t / "c.h5");
+  fs::copy_file(t / "c.h5", t / "wide.h5");
+  set_root_int(t / "wide.h5", "image_height", 30000);
+  set_root_int(t / "wide.h5", "image_width", 30000);
+  declare_dataset(t / "wide.h5", "/train/images", {30, 30000, 30000, 3});
+  auto e = error_of([&] { datasets::load_dataset("h5:" + t / "wide.h5"); });
+  EXPECT_HAS(e, "h5: '" + t / "wide.h5" +
+                    "' declares images of 30000x30000 pixels (attributes 'image_height', 'image_width'), expected 1 to "
+                    "8192 per side");
+  fs::copy_file(t / "c.h5", t / "many.h5");
+  declare_dataset(t / "many.h5", "/train/images", {hsize_t{1} << 40, 5, 6, 3});
+  e = error_of([&] { datasets::load_dataset("h5:" + t / "many.h5"); });
+  EXPECT_HAS(e, "h5: '" + t / "many.h5" + "' '/train/images' declares 1099511627776 images of 5x6x3 (92160.0 GiB)");
+  fs::copy_file(t / "c.h5", t / "channels.h5");
+  set_root_int(t / "channels.h5", "channels", 7);
+  EXPECT_HAS(error_of([&] { datasets::load_dataset("h5:" + t / "channels.h5"); }),
+             "declares 7 channels (attribute 'channels'), expected 1 or 3");
+}
+
 // ---------------------------------------------------------------- the real Fashion-MNIST
 
 TEST(FashionMnist, EmbeddedDefaultSplit) {
@@ -637,6 +704,36 @@ TEST(Cli, BadInputsExit2WithNamedError) {
     EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
     EXPECT_HAS(r.output, needle);
   }
+}
+
+// Issue 13, item 6: oversized flags and file claims exit 2 naming the flag or file and the value.
+TEST(Cli, OversizedSizesAndClaimsExit2NamingThem) {
+  TempDir t;
+  write_idx_set(t / "ok", false);
+  write_idx_set(t / "huge", false);
+  auto images = idx_images(10, 28, 28);
+  images.replace(4, 4, be32(0xFFFFFFFFu));
+  write_file(t / "huge/train-images-idx3-ubyte", images);
+  datasets::write_cache(small_source(), t / "wide.h5");
+  set_root_int(t / "wide.h5", "image_height", 30000);
+  set_root_int(t / "wide.h5", "image_width", 30000);
+  declare_dataset(t / "wide.h5", "/train/images", {30, 30000, 30000, 3});
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"data episodes --dataset mnist:" + t / "ok" + " --threads 100000", "--threads must be at most 64"},
+      {"data episodes --dataset mnist:" + t / "ok" + " --tasks 100000", "--tasks must be at most 1024"},
+      {"data inspect --dataset mnist:" + t / "ok" + " --image-size 1000000", "--image-size must be at most 1024"},
+      {"data convert --dataset mnist:" + t / "ok" + " --out " + t / "x.h5" + " --image-size 1000000",
+       "--image-size must be at most 1024"},
+      {"data inspect --dataset mnist:" + t / "huge", "train-images-idx3-ubyte' claims 4294967295 images of 28x28 (3136.0 GiB)"},
+      {"data inspect --dataset h5:" + t / "wide.h5", "wide.h5' declares images of 30000x30000 pixels"},
+  };
+  for (const auto& [args, needle] : cases) {
+    const auto r = run_acdc_meta(args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
+    EXPECT_HAS(r.output, needle);
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << ": one line\n" << r.output;
+  }
+  EXPECT_FALSE(fs::exists(t / "x.h5"));
 }
 
 TEST(Cli, ConvertThenInspectCache) {

@@ -61,6 +61,19 @@ class H5Edit {
     EXPECT_GE(H5Awrite(a, H5T_NATIVE_INT64, &value), 0);
     H5Aclose(a);
   }
+  // Replaces a root attribute by a fixed-length string (how checkpoints store settings).
+  void set_string_attr(const std::string& name, const std::string& value) {
+    EXPECT_GE(H5Adelete(file_, name.c_str()), 0) << name;
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, value.size());
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate2(file_, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(a, 0) << name;
+    EXPECT_GE(H5Awrite(a, type, value.data()), 0);
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(type);
+  }
   // Replaces a dataset by `values` (float, double, uint8 or int64), contiguous and unfiltered:
   // also how a checkpoint written before checksums stored its tensors.
   void replace(const std::string& name, const torch::Tensor& values) {
@@ -694,6 +707,43 @@ TEST_F(Experiments, ResumeKeepsTheSavedThreadCount) {
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("note: --threads 2 overrides the 1 thread(s)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(", 2 threads,"), std::string::npos) << r.output;
+}
+
+// Issue 13, item 6: sizes beyond the machine exit 2 naming the flag (or the checkpoint and its
+// setting) and the value, before any model or data is allocated: a flipped bit in a checkpoint's
+// atoms (8 -> 2097160) would have made a [64, 64, 2097160] coefficient tensor.
+TEST_F(Experiments, OversizedSettingsAndCheckpointSizesExit2NamingThem) {
+  const auto out = dir("bounds");
+  ASSERT_EQ(run_acdc_meta(train_args(out)).code, 0);
+  const auto flipped = dir("bounds-flipped.h5");
+  fs::copy_file(out + "/last.h5", flipped);
+  H5Edit(flipped).set_string_attr("atoms", "2097160");
+  const auto pt = dir("bounds-flipped.pt");
+  const std::string base = "train --dataset " + dataset() + " --width 8 --iterations 2 --out " + dir("b1");
+  struct Case {
+    std::string args, expect, value;
+  };
+  const std::vector<Case> cases = {
+      {"eval --checkpoint " + flipped + " --episodes 2 --threads 1",
+       flipped + ": setting atoms must be at most 1024 (a k x k kernel spans k^2 independent atoms; the paper uses at "
+                 "most 16)",
+       "got 2097160"},
+      {"export --checkpoint " + flipped + " --format pt --out " + pt, flipped + ": setting atoms must be at most 1024",
+       "got 2097160"},
+      {base + " --threads 100000", "--threads must be at most 1024", "got 100000"},
+      {base + " --image-size 1000000", "--image-size must be at most 1024", "got 1000000"},
+      {base + " --meta-batch 100000", "--meta-batch must be at most 1024", "got 100000"},
+      {base + " --atoms 100000000", "--atoms must be at most 1024", "got 100000000"},
+      {base + " --backbone wrn-16-100000", "'wrn-16-100000': width K = 100000 is more than 64", "--backbone"},
+  };
+  for (const auto& c : cases) {
+    const auto r = run_acdc_meta(c.args);
+    EXPECT_EQ(r.code, 2) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.value), std::string::npos) << c.args << "\n" << r.output;
+  }
+  EXPECT_FALSE(fs::exists(pt));
+  EXPECT_FALSE(fs::exists(dir("b1") + "/last.h5"));
 }
 
 // Issue 13, items 8 and 9: output paths and values checked before any work, exit 2 naming them.

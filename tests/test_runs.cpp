@@ -113,6 +113,61 @@ TEST(Settings, BadValuesNameTheFlagAndTheValue) {
   EXPECT_NE(usage_error([&] { m.backbone_options(); }).find("unknown backbone 'resnet999'"), std::string::npos);
 }
 
+// Issue 13, item 6: every size setting has an upper bound, checked before anything is allocated
+// from it, in the flags and in saved configurations (a flipped bit in a checkpoint's atoms).
+TEST(Settings, SizesHaveUpperBoundsWithTheirReason) {
+  po::options_description desc;
+  experiments::classify_settings().add_options(desc);
+  const auto& table = experiments::classify_settings();
+  auto message = [&](std::vector<std::string> args) {
+    return usage_error([&] { table.from_options(parse(desc, args)); });
+  };
+  EXPECT_EQ(message({"--atoms", "100000000"}),
+            "--atoms must be at most 1024 (a k x k kernel spans k^2 independent atoms; the paper uses at most 16), "
+            "got 100000000");
+  EXPECT_EQ(message({"--atoms", "1024"}), "");
+  EXPECT_EQ(message({"--batch-size", "100000000"}),
+            "--batch-size must be at most 131072 (more than the 100,000 training images of the largest supported "
+            "data set), got 100000000");
+  EXPECT_EQ(message({"--image-size", "1000000"}),
+            "--image-size must be at most 1024 (one 64-channel activation of a 1024 px image is 256 MiB), got 1000000");
+  EXPECT_EQ(message({"--image-size", "1024"}), "");
+  EXPECT_NE(message({"--eval-batch-size", "131073"}).find("--eval-batch-size must be at most 131072"), std::string::npos);
+  EXPECT_NE(message({"--threads", "100000"}).find("--threads must be at most 1024"), std::string::npos);
+  EXPECT_NE(message({"--width", "1025"}).find("--width must be at most 1024"), std::string::npos);
+  EXPECT_NE(message({"--classes", "100001"}).find("--classes must be at most 100000"), std::string::npos);
+  EXPECT_NE(message({"--crop-padding", "1025"}).find("--crop-padding must be at most 1024"), std::string::npos);
+  EXPECT_EQ(message({"--crop-padding", "-2"}), "--crop-padding must be >= 0 (or -1 = automatic), got -2");
+
+  po::options_description train_desc;
+  experiments::meta_train_settings().add_options(train_desc);
+  const auto train = [&](std::vector<std::string> args) {
+    return usage_error([&] { experiments::meta_train_settings().from_options(parse(train_desc, args)); });
+  };
+  EXPECT_NE(train({"--meta-batch", "1025"}).find("--meta-batch must be at most 1024"), std::string::npos);
+  EXPECT_NE(train({"--threads", "1025"}).find("--threads must be at most 1024"), std::string::npos);
+
+  experiments::RunConfig saved;
+  saved.source = "run/last.h5";
+  saved.set("atoms", "2097160");  // 8 with bit 21 flipped
+  try {
+    experiments::meta_train_settings().from_config(saved);
+    FAIL() << "accepted atoms = 2097160";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "run/last.h5: setting atoms must be at most 1024 (a k x k kernel spans k^2 independent atoms; the paper "
+              "uses at most 16), got 2097160");
+  }
+  // wrn-D-K is checked by name, before any layer exists.
+  experiments::ModelSettings m;
+  m.backbone = "wrn-16-100000";
+  EXPECT_EQ(usage_error([&] { m.backbone_options(); }),
+            "--backbone: backbone 'wrn-16-100000': width K = 100000 is more than 64 (wrn-28-10 has 36.5 M "
+            "parameters; they grow with K^2: wrn-28-64 would have 1.5 G)");
+  m.backbone = "wrn-28-10";
+  EXPECT_EQ(usage_error([&] { m.backbone_options(); }), "");
+}
+
 TEST(Settings, HelpShowsEveryKeyWithItsDefault) {
   po::options_description desc;
   experiments::meta_train_settings().add_options(desc);

@@ -16,6 +16,9 @@ namespace experiments {
 
 namespace {
 
+constexpr int kMaxPrefetchThreads = 64;
+constexpr int64_t kMaxTasksPerBatch = 1024;  // as train's --meta-batch
+
 constexpr const char* kDatasetHelp =
     "data set: fashion-mnist[:DIR], mnist:DIR, miniimagenet:DIR, cifar10:DIR, cifar100:DIR, tinyimagenet:DIR, "
     "folder:DIR, h5:FILE";
@@ -90,6 +93,16 @@ int data_episodes(const Args& args) {
   if (request.count < 1) throw UsageError("--count must be at least 1, got " + std::to_string(request.count));
   if (request.tasks < 1) throw UsageError("--tasks must be at least 1, got " + std::to_string(request.tasks));
   if (request.threads < 1) throw UsageError("--threads must be at least 1, got " + std::to_string(request.threads));
+  // Bounded before any thread starts: the queue holds 2 x threads + 2 batches of --tasks episodes.
+  if (request.threads > kMaxPrefetchThreads) {
+    throw UsageError("--threads must be at most " + std::to_string(kMaxPrefetchThreads) +
+                     " (prefetch workers; each one keeps two batches of episodes in memory), got " +
+                     std::to_string(request.threads));
+  }
+  if (request.tasks > kMaxTasksPerBatch) {
+    throw UsageError("--tasks must be at most " + std::to_string(kMaxTasksPerBatch) +
+                     " (the episodes of a batch are held in memory together), got " + std::to_string(request.tasks));
+  }
   if (request.split != "train" && request.split != "val" && request.split != "test") {
     throw UsageError("--split must be train, val or test, got '" + request.split + "'");
   }

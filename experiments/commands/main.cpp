@@ -9,8 +9,13 @@
 #include <c10/util/Exception.h>
 
 #include <malloc.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
 #include <iostream>
 
 namespace experiments {
@@ -50,6 +55,32 @@ void keep_freed_memory_in_process() {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);   // the largest threshold glibc accepts on 64-bit
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_TOP_PAD, 64 << 20);
+}
+
+// A failed allocation, said as one line with its size ("" when `what` is another error).
+// LibTorch words it "[enforce fail at alloc_cpu.cpp:..] ... DefaultCPUAllocator: can't allocate
+// memory: you tried to allocate N bytes ..." (1.13) or "... not enough memory: ..." (2.x).
+std::string out_of_memory(const std::string& what) {
+  const bool cpu = what.find("DefaultCPUAllocator") != std::string::npos;
+  if (!cpu && what.find("out of memory") == std::string::npos) return "";
+  const auto at = what.find("tried to allocate ");
+  std::string size = "a tensor";
+  if (at != std::string::npos) {
+    const double bytes = std::strtod(what.c_str() + at + 18, nullptr);
+    char text[96];
+    std::snprintf(text, sizeof text, "%.0f bytes (%.1f GiB)", bytes, bytes / (1 << 30));
+    size = text;
+  }
+  if (!cpu) return "out of GPU memory while allocating " + size + "; use smaller sizes (batch, image size, network)";
+  double usable = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  rlimit limit{};
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    usable = std::min(usable, static_cast<double>(limit.rlim_cur));  // ulimit -v
+  }
+  char text[64];
+  std::snprintf(text, sizeof text, "%.1f GiB", usable / (1 << 30));
+  return "out of memory while allocating " + size + "; this process may use " + text +
+         ": use smaller sizes (batch, image size, network)";
 }
 
 void print_help() {
@@ -94,9 +125,14 @@ int main(int argc, char** argv) {
     } catch (const std::invalid_argument& e) {
       std::cerr << "acdc-meta " << name << ": error: " << e.what() << "\n";
       return 2;
+    } catch (const std::bad_alloc& e) {
+      std::cerr << "acdc-meta " << name << ": error: out of memory (" << e.what()
+                << "); use smaller sizes (batch, image size, network)\n";
+      return 2;
     } catch (const c10::Error& e) {
-      std::cerr << "acdc-meta " << name << ": error: " << e.what_without_backtrace() << "\n";
-      return 1;
+      const auto oom = out_of_memory(e.what_without_backtrace());
+      std::cerr << "acdc-meta " << name << ": error: " << (oom.empty() ? e.what_without_backtrace() : oom) << "\n";
+      return oom.empty() ? 1 : 2;
     } catch (const std::exception& e) {
       std::cerr << "acdc-meta " << name << ": error: " << e.what() << "\n";
       return 1;

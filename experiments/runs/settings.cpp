@@ -2,6 +2,8 @@
 
 #include "acdc/conv_options.h"
 #include "backbones/registry.h"
+#include "datasets/dataset.h"
+#include "experiments/training/device.h"
 
 #include <cerrno>
 #include <cmath>
@@ -48,20 +50,33 @@ std::function<std::string(double)> non_negative() {
   return [](double x) { return x >= 0 ? std::string() : std::string(">= 0"); };
 }
 
+template <class S>
+typename SettingsTable<S>::Max threads_max() {
+  return {kMaxThreads, "more threads than cores only contend; the largest machines have a few hundred"};
+}
+template <class S>
+typename SettingsTable<S>::Max batch_max() {
+  return {kMaxBatchSize, "more than the 100,000 training images of the largest supported data set"};
+}
+
 }  // namespace
 
 template <class S>
 void add_model_settings(SettingsTable<S>& t) {
   t.text("backbone", &S::backbone, "network: " + backbones::backbone_list())
       .choice("conv", &S::conv, acdc::parse_conv_type, acdc::to_string, conv_help())
-      .integer("atoms", &S::atoms, "dictionary atoms per layer (m)", 1, "at least 1")
+      .integer("atoms", &S::atoms, "dictionary atoms per layer (m)", 1, "at least 1",
+               {kMaxAtoms, "a k x k kernel spans k^2 independent atoms; the paper uses at most 16"})
       .integer("group-size", &S::group_size, "channels per group for acdc-g-* (s)", 1, "at least 1")
       .number("atom-drop", &S::atom_drop, "training-only atom-drop rate (p, paper: 0.1)", in_unit_interval())
       .choice("atom-init", &S::atom_init, acdc::parse_atom_init, acdc::to_string, "atom initialisation: normal, dct")
-      .integer("classes", &S::classes, "classes of the linear head", 0, ">= 0")
+      .integer("classes", &S::classes, "classes of the linear head", 0, ">= 0",
+               {kMaxClasses, "more than ImageNet-21k's 21,841 classes"})
       .integer("channels", &S::channels, "input channels (1 or 3)", 1, "1 or 3")
-      .integer("image-size", &S::image_size, "input height = width in pixels", 0, ">= 0")
-      .integer("width", &S::width, "conv4 filters per layer", 1, "at least 1");
+      .integer("image-size", &S::image_size, "input height = width in pixels", 0, ">= 0",
+               {datasets::kMaxImageSize, "one 64-channel activation of a 1024 px image is 256 MiB"})
+      .integer("width", &S::width, "conv4 filters per layer", 1, "at least 1",
+               {kMaxWidth, "conv4 of width 1024 has 28 M parameters; the literature uses 32 to 64"});
 }
 template void add_model_settings(SettingsTable<ModelSettings>&);
 
@@ -79,10 +94,10 @@ backbones::BackboneOptions ModelSettings::backbone_options(int64_t bn_steps) con
   o.width = width;
   o.bn_steps = bn_steps;
   if (channels != 1 && channels != 3) throw UsageError("--channels must be 1 or 3, got " + std::to_string(channels));
-  bool known = false;
-  for (const auto& info : backbones::backbone_infos()) known = known || info.name == backbone;
-  if (!known && backbone.rfind("wrn-", 0) != 0) {
-    throw UsageError("--backbone: unknown backbone '" + backbone + "' (expected one of: " + backbones::backbone_list() + ")");
+  try {
+    backbones::check_backbone_name(backbone);  // a wrn-D-K's depth and width within bounds, before building
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--backbone: ") + e.what());
   }
   try {
     o.conv.validate();
@@ -104,9 +119,12 @@ const SettingsTable<MetaTrainSettings>& meta_train_settings() {
         .integer("ways", &S::ways, "classes per episode", 1, "at least 1")
         .integer("shots", &S::shots, "support images per class (training and validation)", 1, "at least 1")
         .integer("queries", &S::queries, "query images per class", 1, "at least 1")
-        .integer("meta-batch", &S::meta_batch, "tasks per meta-update", 1, "at least 1")
-        .integer("inner-steps", &S::inner_steps, "inner-loop steps in training", 0, ">= 0")
-        .integer("inner-steps-test", &S::inner_steps_test, "inner-loop steps at validation/evaluation", 0, ">= 0")
+        .integer("meta-batch", &S::meta_batch, "tasks per meta-update", 1, "at least 1",
+                 {kMaxTasks, "the episodes of a meta-batch are held in memory together"})
+        .integer("inner-steps", &S::inner_steps, "inner-loop steps in training", 0, ">= 0",
+                 {kMaxInnerSteps, "each step keeps its activations, BatchNorm statistics and learned rates"})
+        .integer("inner-steps-test", &S::inner_steps_test, "inner-loop steps at validation/evaluation", 0, ">= 0",
+                 {kMaxInnerSteps, "each step keeps its BatchNorm statistics and learned rates"})
         .number("inner-lr", &S::inner_lr, "inner learning rate (initial value when learned)")
         .flag("learn-inner-lr", &S::learn_inner_lr, "learn one inner lr per adapted tensor and step (MAML++ LSLR)")
         .number("meta-lr", &S::meta_lr, "Adam meta learning rate")
@@ -127,7 +145,7 @@ const SettingsTable<MetaTrainSettings>& meta_train_settings() {
         .flag("augment", &S::augment, "training-time augmentation of episodes")
         .text("device", &S::device, "cpu, cuda or cuda:N")
         .integer("seed", &S::seed, "seed of initialisation, episodes and atom-drop", 0, ">= 0")
-        .integer("threads", &S::threads, "CPU threads (0 = every core)", 0, ">= 0")
+        .integer("threads", &S::threads, "CPU threads (0 = every core)", 0, ">= 0", threads_max<S>())
         .integer("val-every", &S::val_every, "validate and checkpoint every N iterations (0 = at the end only)", 0,
                  ">= 0")
         .integer("val-episodes", &S::val_episodes, "validation episodes", 1, "at least 1");
@@ -180,7 +198,7 @@ const SettingsTable<ClassifySettings>& classify_settings() {
            "source, its own train/test split: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, "
            "tinyimagenet:DIR, miniimagenet:DIR, folder:DIR, h5:FILE")
         .integer("epochs", &S::epochs, "passes over the training split", 1, "at least 1")
-        .integer("batch-size", &S::batch_size, "images per SGD step", 1, "at least 1")
+        .integer("batch-size", &S::batch_size, "images per SGD step", 1, "at least 1", batch_max<S>())
         .number("lr", &S::lr, "initial learning rate",
                 [](double x) { return x > 0 && std::isfinite(x) ? std::string() : std::string("positive"); })
         .number("momentum", &S::momentum, "SGD momentum (0 = plain SGD)", in_unit_interval())
@@ -199,14 +217,14 @@ const SettingsTable<ClassifySettings>& classify_settings() {
         .flag("augment", &S::augment, "random crop of the zero-padded image + horizontal flip (training only)")
         .integer("crop-padding", &S::crop_padding,
                  "padding of --augment's crop in pixels (-1 = 4 at 32 px, size/8 above, 2 below 32 px; 0 = flip only)", -1,
-                 ">= 0 (or -1 = automatic)")
+                 ">= 0 (or -1 = automatic)", {datasets::kMaxImageSize, "the padded image is held in memory"})
         .text("device", &S::device, "cpu, cuda or cuda:N")
         .integer("threads", &S::threads,
                  "CPU threads (0 = every core; use fewer when other jobs share the cores: busy OpenMP threads stall)", 0,
-                 ">= 0")
+                 ">= 0", threads_max<S>())
         .integer("seed", &S::seed, "seed of initialisation, shuffling, augmentation and atom-drop", 0, ">= 0")
         .integer("test-every", &S::test_every, "test after every N epochs (0 = after the last only)", 0, ">= 0")
-        .integer("eval-batch-size", &S::eval_batch_size, "images per test batch", 1, "at least 1");
+        .integer("eval-batch-size", &S::eval_batch_size, "images per test batch", 1, "at least 1", batch_max<S>());
     return t;
   }();
   return table;

@@ -24,6 +24,14 @@
 
 namespace experiments {
 
+// Sanity bounds of the sizes (the tables name the reason in their errors).
+constexpr int64_t kMaxAtoms = 1024;
+constexpr int64_t kMaxClasses = 100000;
+constexpr int64_t kMaxWidth = 1024;        // conv4 filters
+constexpr int64_t kMaxTasks = 1024;        // episodes per meta-batch
+constexpr int64_t kMaxInnerSteps = 10000;  // MAML inner-loop steps
+constexpr int64_t kMaxBatchSize = 131072;  // images per batch
+
 // Text forms of the setting types (strict: the whole text, finite or not as stated).
 int64_t parse_setting_int(const std::string& key, const std::string& text);
 double parse_setting_double(const std::string& key, const std::string& text);
@@ -48,13 +56,24 @@ class SettingsTable {
                 },
                 [=](const S& s) { return s.*field; }});
   }
-  // An integer within [min, max]; `bound` words the range in the error ("at least 1", ">= 0").
+  // An integer within [min, max]; `bound` words the lower end in the error ("at least 1",
+  // ">= 0"); `max.why` says why a value above max.value is refused (a size the machine cannot
+  // hold, threads it cannot run), checked before anything is allocated from the value.
+  struct Max {
+    int64_t value = std::numeric_limits<int64_t>::max();
+    std::string why;
+  };
   SettingsTable& integer(const std::string& key, int64_t S::*field, const std::string& help,
-                         int64_t min = std::numeric_limits<int64_t>::min(), const std::string& bound = "") {
+                         int64_t min = std::numeric_limits<int64_t>::min(), const std::string& bound = "",
+                         Max max = {}) {
     return add({key, help, false,
                 [=](S& s, const std::string& v) {
                   const auto x = parse_setting_int(key, v);
                   if (x < min) throw UsageError("--" + key + " must be " + bound + ", got " + v);
+                  if (x > max.value) {
+                    throw UsageError("--" + key + " must be at most " + std::to_string(max.value) +
+                                     (max.why.empty() ? "" : " (" + max.why + ")") + ", got " + v);
+                  }
                   s.*field = x;
                 },
                 [=](const S& s) { return std::to_string(s.*field); }});

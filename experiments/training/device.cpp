@@ -34,6 +34,11 @@ torch::Device parse_device(const std::string& name) {
 
 int64_t set_threads(int64_t threads) {
   if (threads < 0) throw UsageError("--threads must be >= 0 (0 = every core), got " + std::to_string(threads));
+  if (threads > kMaxThreads) {  // the same bound as the settings tables', for the commands without one
+    throw UsageError("--threads must be at most " + std::to_string(kMaxThreads) +
+                     " (more threads than cores only contend; the largest machines have a few hundred), got " +
+                     std::to_string(threads));
+  }
   if (threads == 0) threads = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
   torch::set_num_threads(static_cast<int>(threads));
   return threads;
