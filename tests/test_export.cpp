@@ -342,6 +342,29 @@ TEST(ExportMetadata, RunningBatchNormStatisticsAreMeaningful) {
   EXPECT_EQ(f.attr_doubles("/", "acdc_meta.normalization.mean"), std::vector<double>(3, 0.286));  // one channel's constant for each
 }
 
+// An h5: cache names its source's kind (datasets/source.h); when it is gone the normalisation is
+// unknown and left null rather than guessed.
+TEST(ExportMetadata, NormalizationOfAnH5CacheComesFromItsKind) {
+  support::TempDir tmp("acdc_meta_export_");
+  Case c{"conv4", "acdc-net", 64, 8, 16, 3, 5, 2, backbones::BnMode::kTransductive};
+  experiments::CheckpointInfo info;
+  info.config = config_of(c);
+  const auto cache = tmp / "cache.h5";
+  {
+    auto f = storage::H5File::create(cache);
+    f.set_attr("/", "kind", std::string("cifar10"));
+  }
+  info.config.set("dataset", "h5:" + cache);
+  auto j = storage::parse_json(experiments::export_metadata(info, "ckpt.h5", true), "metadata");
+  EXPECT_EQ(j.at("normalization").at("source"), "cifar10");
+  // CIFAR-10's constants (datasets/dataset.cpp) as written there.
+  EXPECT_EQ(j.at("normalization").at("mean"), storage::json::array({0.4914, 0.4822, 0.4465}));
+  info.config.set("dataset", "h5:" + tmp / "gone.h5");
+  j = storage::parse_json(experiments::export_metadata(info, "ckpt.h5", true), "metadata");
+  EXPECT_TRUE(j.at("normalization").is_null());
+  EXPECT_EQ(j.at("dataset"), "h5:" + tmp / "gone.h5");
+}
+
 #ifdef ACDC_META_BIN
 // Through the binary: train a tiny grouped run, export it materialized in both formats, and the
 // standard variant gives the trained network's logits.
