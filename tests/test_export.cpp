@@ -339,7 +339,8 @@ TEST(ExportMetadata, RunningBatchNormStatisticsAreMeaningful) {
   EXPECT_EQ(f.attr_string("/", "acdc_meta.batch_norm.mode"), "running");
   EXPECT_EQ(f.attr_int("/", "acdc_meta.batch_norm.running_stats_meaningful"), 1);
   EXPECT_FALSE(f.has_attr("/", "acdc_meta.note"));
-  EXPECT_EQ(f.attr_doubles("/", "acdc_meta.normalization.mean"), std::vector<double>(3, 0.286));  // one channel's constant for each
+  // Fashion-MNIST's one constant for each of the 3 channels (datasets::normalization_for_kind).
+  EXPECT_EQ(f.attr_doubles("/", "acdc_meta.normalization.mean"), std::vector<double>(3, 0.286));
 }
 
 // An h5: cache names its source's kind (datasets/source.h); when it is gone the normalisation is

@@ -126,7 +126,9 @@ std::map<std::string, torch::Tensor> materialize_weights(const backbones::Backbo
     put(name + ".weight", dense_kernel(conv.kernel(params.tensors(), /*training=*/false), conv.conv_groups()));
     if (conv.spec().bias) {
       auto bias = params.at(name + ".bias");
-      if (conv.conv_groups() > 1) bias = bias.index_select(0, shuffle_order(bias.size(0), conv.conv_groups()).to(bias.device()));
+      if (conv.conv_groups() > 1) {
+        bias = bias.index_select(0, shuffle_order(bias.size(0), conv.conv_groups()).to(bias.device()));
+      }
       put(name + ".bias", bias);
     }
   }
@@ -141,7 +143,8 @@ std::map<std::string, torch::Tensor> materialize_weights(const backbones::Backbo
         put(params.names()[static_cast<size_t>(i)], params[i]);
     }
   }
-  for (int64_t i = 0; i < model.buffers().size(); ++i) put(model.buffers().names()[static_cast<size_t>(i)], model.buffers()[i]);
+  const auto& buffers = model.buffers();
+  for (int64_t i = 0; i < buffers.size(); ++i) put(buffers.names()[static_cast<size_t>(i)], buffers[i]);
   return out;
 }
 
