@@ -181,7 +181,7 @@ torch::Tensor Backbone::batch_norm(int64_t id, const torch::Tensor& x, const std
   const auto& bn = bns_[static_cast<size_t>(id)];
   const auto& w = p[static_cast<size_t>(bn.weight_slot)];
   const auto& b = p[static_cast<size_t>(bn.bias_slot)];
-  constexpr double kMomentum = 0.1, kEps = 1e-5;
+  constexpr double kMomentum = kBatchNormMomentum, kEps = kBatchNormEps;
   if (o.bn == BnMode::kTransductive) return batch_norm_train(x, w, b, {}, {}, kMomentum, kEps);
   const size_t set = o.bn == BnMode::kPerStep
                          ? static_cast<size_t>(std::min<int64_t>(std::max<int64_t>(o.step, 0), options_.bn_steps - 1))

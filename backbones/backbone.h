@@ -21,6 +21,10 @@ namespace backbones {
 //                running statistics at evaluation;
 //  per-step:     like running, with one set of running statistics per inner-loop step (MAML++).
 enum class BnMode { kTransductive, kRunning, kPerStep };
+// The BatchNorm constants of every network (torch.nn.BatchNorm2d's defaults), also what an
+// export records for a user who rebuilds the network elsewhere.
+constexpr double kBatchNormEps = 1e-5;
+constexpr double kBatchNormMomentum = 0.1;
 BnMode parse_bn_mode(const std::string& name);  // throws naming the value
 std::string to_string(BnMode mode);
 

@@ -6,6 +6,7 @@
 #include "backbones/registry.h"
 #include "datasets/storage/h5.h"
 #include "experiments/runs/checkpoint.h"
+#include "experiments/runs/export.h"
 #include "experiments/training/meta_test.h"
 #include "experiments/runs/run_config.h"
 #include "meta/maml.h"
@@ -483,7 +484,12 @@ TEST_F(Experiments, TrainEvalExportEndToEnd) {
   ASSERT_GT(bytes.size(), 4u);
   EXPECT_EQ(bytes.substr(0, 2), "PK");  // torch.save's zip container
   const auto dict = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end())).toGenericDict();
-  EXPECT_EQ(dict.size(), weights.size());
+  // Its tensors are the checkpoint's; the one other entry is the metadata JSON (test_export.cpp).
+  size_t tensors = 0;
+  for (const auto& entry : dict) tensors += entry.value().isTensor() ? 1 : 0;
+  EXPECT_EQ(tensors, weights.size());
+  EXPECT_EQ(dict.size(), weights.size() + 1);
+  EXPECT_TRUE(dict.contains(experiments::kExportMetadataKey));
   for (const auto& [name, t] : weights) {
     ASSERT_TRUE(dict.contains(name)) << name;
     EXPECT_TRUE(torch::equal(dict.at(name).toTensor(), t)) << name;

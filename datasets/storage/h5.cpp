@@ -321,6 +321,18 @@ void H5File::set_attr(const std::string& object, const std::string& name, double
   write_attr(id_, path_, object, name, H5T_NATIVE_DOUBLE, &value);
 }
 
+void H5File::set_attr(const std::string& object, const std::string& name, const std::vector<double>& values) {
+  const std::string obj = norm(object);
+  Handle o(open_object(id_, path_, obj));
+  if (H5Aexists(o.id, name.c_str()) > 0) H5Adelete(o.id, name.c_str());
+  const hsize_t n = values.size();
+  Handle space(H5Screate_simple(1, &n, nullptr));
+  Handle a(H5Acreate2(o.id, name.c_str(), H5T_NATIVE_DOUBLE, space.id, H5P_DEFAULT, H5P_DEFAULT));
+  if (!a.ok() || H5Awrite(a.id, H5T_NATIVE_DOUBLE, values.data()) < 0) {
+    fail(path_, "cannot write attribute '" + name + "' of '" + obj + "'");
+  }
+}
+
 bool H5File::has_attr(const std::string& object, const std::string& name) const {
   const std::string obj = norm(object);
   if (!exists(obj)) return false;
@@ -386,6 +398,23 @@ double H5File::attr_double(const std::string& object, const std::string& name) c
   if (cls != H5T_FLOAT && cls != H5T_INTEGER) fail(path_, "attribute '" + name + "' of '" + obj + "' is not a number");
   double v = 0;
   if (H5Aread(a.id, H5T_NATIVE_DOUBLE, &v) < 0) fail(path_, "cannot read attribute '" + name + "' of '" + obj + "'");
+  return v;
+}
+
+std::vector<double> H5File::attr_doubles(const std::string& object, const std::string& name) const {
+  const std::string obj = norm(object);
+  Handle o(-1);
+  Handle a(open_attr(id_, path_, obj, name, o));
+  Handle type(H5Aget_type(a.id));
+  const auto cls = H5Tget_class(type.id);
+  if (cls != H5T_FLOAT && cls != H5T_INTEGER) fail(path_, "attribute '" + name + "' of '" + obj + "' is not a number");
+  Handle space(H5Aget_space(a.id));
+  const hssize_t n = H5Sget_simple_extent_npoints(space.id);
+  if (n < 0) fail(path_, "cannot read attribute '" + name + "' of '" + obj + "'");
+  std::vector<double> v(static_cast<size_t>(n));
+  if (n > 0 && H5Aread(a.id, H5T_NATIVE_DOUBLE, v.data()) < 0) {
+    fail(path_, "cannot read attribute '" + name + "' of '" + obj + "'");
+  }
   return v;
 }
 

@@ -42,9 +42,13 @@ class H5File {
   }
   void set_attr(const std::string& object, const std::string& name, int64_t value);
   void set_attr(const std::string& object, const std::string& name, double value);
+  // A one-dimensional float64 attribute (e.g. per-channel constants).
+  void set_attr(const std::string& object, const std::string& name, const std::vector<double>& values);
   std::string attr_string(const std::string& object, const std::string& name) const;
   int64_t attr_int(const std::string& object, const std::string& name) const;
   double attr_double(const std::string& object, const std::string& name) const;
+  // A numeric attribute of any length (a scalar reads as one value).
+  std::vector<double> attr_doubles(const std::string& object, const std::string& name) const;
   bool has_attr(const std::string& object, const std::string& name) const;
 
   // Datasets written from now on (rank >= 1, not empty) carry HDF5's Fletcher-32 checksum;
