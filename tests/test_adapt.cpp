@@ -27,6 +27,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -320,6 +321,43 @@ TEST_F(Adapt, BadInputExits2NamingIt) {
     EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
     EXPECT_NE(r.output.find(needle), std::string::npos) << args << "\n" << r.output;
   }
+}
+
+// eval --show-episode I: episode I as eval samples and adapts it; its accuracy is one term of
+// eval's mean over episodes 0..N-1.
+TEST_F(Adapt, EvalShowEpisodeIsOneTermOfEvalsMean) {
+  const std::string eval = "eval --run " + run_dir() + " --split val --queries 2 --threads 1 --json";
+  double sum = 0.0;
+  for (const int64_t i : {0, 1}) {
+    const auto r = run_acdc_meta(eval + " --show-episode " + std::to_string(i), /*merge_stderr=*/false);
+    ASSERT_EQ(r.code, 0) << r.output;
+    const auto j = storage::parse_json(r.output, "eval --show-episode");
+    EXPECT_EQ(j.at("episode").get<int64_t>(), i);
+    ASSERT_EQ(j.at("classes").size(), 3u);
+    std::set<int64_t> rows;
+    for (const auto& c : j.at("classes")) {
+      ASSERT_EQ(c.at("support_rows").size(), 1u);
+      rows.insert(c.at("support_rows")[0].get<int64_t>());
+      EXPECT_EQ(c.at("name").get<std::string>().rfind("class", 0), 0u) << c;
+    }
+    ASSERT_EQ(j.at("predictions").size(), 6u);
+    for (const auto& p : j.at("predictions")) rows.insert(p.at("row").get<int64_t>());
+    EXPECT_EQ(rows.size(), 9u) << "support and query rows are distinct";
+    sum += j.at("accuracy").get<double>();
+  }
+  const auto r = run_acdc_meta(eval + " --episodes 2", /*merge_stderr=*/false);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto j = storage::parse_json(r.output, "eval --json");
+  // eval's per-episode accuracy is a float32 mean (meta/maml.cpp: accuracy): float rounding only.
+  EXPECT_NEAR(j.at("results")[0].at("accuracy").get<double>(), sum / 2.0, 1e-4);
+
+  const auto text = run_acdc_meta("eval --run " + run_dir() + " --split val --queries 2 --show-episode 1");
+  ASSERT_EQ(text.code, 0) << text.output;
+  EXPECT_NE(text.output.find("episode 1 of the val split"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("accuracy: "), std::string::npos) << text.output;
+  const auto bad = run_acdc_meta("eval --run " + run_dir() + " --split val --show-episode -1");
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--show-episode must be >= 0"), std::string::npos) << bad.output;
 }
 
 TEST_F(Adapt, HelpExplainsEveryOption) {

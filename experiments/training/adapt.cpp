@@ -3,10 +3,12 @@
 #include "backbones/registry.h"
 #include "datasets/internal/readers.h"  // decode_images and the folder listing of the image readers
 #include "datasets/source.h"
+#include "episodes/sampler.h"
 #include "datasets/storage/atomic_file.h"
 #include "datasets/storage/h5.h"
 #include "experiments/report/numbers.h"
 #include "experiments/report/table.h"
+#include "experiments/commands/cli.h"
 #include "experiments/runs/checkpoint.h"
 #include "experiments/runs/export.h"
 #include "experiments/runs/settings.h"
@@ -16,6 +18,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <memory>
 #include <sstream>
 
 namespace experiments {
@@ -137,6 +140,64 @@ Labelled read_query(const std::vector<std::string>& query, const std::vector<std
   return q;
 }
 
+struct Engine {
+  std::unique_ptr<backbones::Backbone> model;
+  std::unique_ptr<meta::Maml> maml;
+};
+
+// The run's network and engine, restored from the checkpoint by the validating loader.
+Engine load_engine(const std::string& checkpoint, const MetaTrainSettings& s, const torch::Device& device) {
+  Engine e;
+  torch::manual_seed(static_cast<uint64_t>(s.seed));
+  e.model = backbones::make_backbone(s.network());
+  e.maml = std::make_unique<meta::Maml>(*e.model, s.maml());
+  load_checkpoint(checkpoint, *e.maml, /*restore_rng=*/false);
+  e.maml->to(device);
+  return e;
+}
+
+struct Adapted {
+  std::vector<torch::Tensor> fast;  // the adapted parameters, slot order
+  torch::Tensor probs;              // double [queries, classes], CPU
+};
+
+// `steps` inner steps on the support set from the meta parameters (Maml::adapt), then the
+// queries in one batch as Maml::evaluate classifies an episode's queries. A head wider than
+// `classes`: only the first `classes` outputs compete.
+Adapted adapt_and_classify(meta::Maml& maml, const torch::Tensor& support_x, const torch::Tensor& support_y,
+                           const torch::Tensor& query_x, int64_t steps, int64_t classes) {
+  auto& model = maml.model();
+  const auto device = model.device();
+  Adapted a;
+  a.fast = maml.adapt(support_x.to(device), support_y.to(device), steps, /*create_graph=*/false, /*training=*/false);
+  torch::NoGradGuard no_grad;
+  backbones::ForwardOptions fo;
+  fo.training = false;
+  fo.bn = maml.config().bn;
+  fo.step = steps;
+  const auto logits = model.forward_with(query_x.to(device), a.fast, fo);
+  a.probs = torch::softmax(logits.narrow(1, 0, classes), 1).to(torch::kCPU, torch::kDouble).contiguous();
+  return a;
+}
+
+// One prediction per row of `probs` (file left empty), with the top `top_k` classes.
+std::vector<AdaptPrediction> predictions_of(const torch::Tensor& probs, const std::vector<int64_t>& labels,
+                                            int64_t top_k) {
+  const int64_t k = std::min<int64_t>(std::max<int64_t>(top_k, 1), probs.size(1));
+  const auto top = probs.topk(k, 1);
+  const auto top_p = std::get<0>(top), top_i = std::get<1>(top);
+  std::vector<AdaptPrediction> out;
+  for (int64_t i = 0; i < probs.size(0); ++i) {
+    AdaptPrediction p;
+    p.label = labels[static_cast<size_t>(i)];
+    for (int64_t j = 0; j < k; ++j) p.top.emplace_back(top_i[i][j].item<int64_t>(), top_p[i][j].item<double>());
+    p.predicted = p.top.front().first;
+    p.probability = p.top.front().second;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 }  // namespace
 
 bool ImagePreprocessing::resize_while_decoding() const {
@@ -239,45 +300,19 @@ AdaptResult adapt_to_images(const AdaptRequest& request) {
   const auto query_x = preprocess_images(prep, query.files, "query", &r.notes);
 
   // ---- the run's engine, adapted from its meta parameters ----
-  torch::manual_seed(static_cast<uint64_t>(s.seed));
-  auto model = backbones::make_backbone(s.network());
-  meta::Maml maml(*model, s.maml());
-  load_checkpoint(request.checkpoint, maml, /*restore_rng=*/false);
-  maml.to(device);
-  const auto fast = maml.adapt(support_x.to(device), support_y.to(device), r.steps, /*create_graph=*/false,
-                               /*training=*/false);
-  torch::Tensor probs;
-  {
-    torch::NoGradGuard no_grad;
-    backbones::ForwardOptions fo;  // as Maml::evaluate classifies an episode's queries
-    fo.training = false;
-    fo.bn = maml.config().bn;
-    fo.step = r.steps;
-    const auto logits = model->forward_with(query_x.to(device), fast, fo);
-    // A head wider than the support set: only the support's classes compete.
-    probs = torch::softmax(logits.narrow(1, 0, n), 1).to(torch::kCPU, torch::kDouble).contiguous();
-  }
+  auto engine = load_engine(request.checkpoint, s, device);
+  const auto adapted = adapt_and_classify(*engine.maml, support_x, support_y, query_x, r.steps, n);
 
   // ---- predictions ----
-  const int64_t k = std::min<int64_t>(std::max<int64_t>(request.top_k, 1), n);
-  const auto top = probs.topk(k, 1);
-  const auto top_p = std::get<0>(top), top_i = std::get<1>(top);
+  r.predictions = predictions_of(adapted.probs, query.labels, request.top_k);
   if (r.labelled) r.confusion.assign(static_cast<size_t>(n), std::vector<int64_t>(static_cast<size_t>(n), 0));
-  for (size_t i = 0; i < query.files.size(); ++i) {
-    AdaptPrediction p;
+  for (size_t i = 0; i < r.predictions.size(); ++i) {
+    auto& p = r.predictions[i];
     p.file = query.files[i];
-    p.label = query.labels[i];
-    const auto row = static_cast<int64_t>(i);
-    for (int64_t j = 0; j < k; ++j) {
-      p.top.emplace_back(top_i[row][j].item<int64_t>(), top_p[row][j].item<double>());
-    }
-    p.predicted = p.top.front().first;
-    p.probability = p.top.front().second;
     if (r.labelled) {
       r.confusion[static_cast<size_t>(p.label)][static_cast<size_t>(p.predicted)] += 1;
       if (p.label == p.predicted) ++r.correct;
     }
-    r.predictions.push_back(std::move(p));
   }
 
   // ---- the adapted weights, in the export format ----
@@ -289,14 +324,14 @@ AdaptResult adapt_to_images(const AdaptRequest& request) {
     }
     {
       torch::NoGradGuard no_grad;
-      auto& params = model->params().tensors();
-      for (size_t i = 0; i < params.size(); ++i) params[i].copy_(fast[i]);
+      auto& params = engine.model->params().tensors();
+      for (size_t i = 0; i < params.size(); ++i) params[i].copy_(adapted.fast[i]);
     }
-    maml.to(torch::kCPU);
+    engine.maml->to(torch::kCPU);
     // The export writer reads checkpoints: the adapted state goes through a temporary one that
     // is never committed (its AtomicFile removes it in every case).
     storage::AtomicFile temp(out + ".adapted-checkpoint");
-    save_checkpoint(temp.temp_path(), maml, info);
+    save_checkpoint(temp.temp_path(), *engine.maml, info);
     ExportRequest e;
     e.checkpoint = temp.temp_path();
     e.format = ext.substr(1);
@@ -402,6 +437,130 @@ std::string predictions_csv(const AdaptResult& r) {
                r.classes[static_cast<size_t>(p.predicted)], round_trip(p.probability), top});
   }
   return t.csv();
+}
+
+// ---- one meta-test episode, shown ----
+
+double EpisodeView::accuracy() const {
+  return predictions.empty() ? 0.0 : 100.0 * static_cast<double>(correct) / static_cast<double>(predictions.size());
+}
+
+EpisodeView show_episode(const ShowEpisodeRequest& o) {
+  EpisodeView v;
+  const auto info = read_checkpoint_info(o.checkpoint);
+  if (is_classification_config(info.config)) {
+    throw std::invalid_argument("checkpoint '" + o.checkpoint +
+                                "' is of a classify run; episodes need a meta-trained run (acdc-meta train)");
+  }
+  const auto s = meta_train_settings().from_config(info.config);
+  v.checkpoint = o.checkpoint;
+  v.iteration = info.iteration;
+  v.episode = o.episode;
+  v.ways = s.ways;
+  v.shots = o.shots > 0 ? o.shots : s.shots;
+  v.queries = o.queries;
+  v.steps = o.steps >= 0 ? o.steps : s.inner_steps_test;
+  v.seed = o.seed;
+  v.split = o.split;
+  v.dataset = o.dataset.empty() ? s.dataset : o.dataset;
+  const auto device = parse_device(o.device);
+
+  // The episode exactly as `eval` samples it (meta_test.cpp): same data, configuration and seed.
+  datasets::LoadOptions load;
+  load.image_size = s.image_size;
+  const auto data = datasets::load_dataset(v.dataset, load);
+  const auto& split = data.split(o.split);
+  if (v.ways > split.num_classes()) {
+    throw UsageError("the run is " + std::to_string(v.ways) + "-way, more than the " +
+                     std::to_string(split.num_classes()) + " classes of the " + o.split + " split of " + data.source);
+  }
+  episodes::EpisodeConfig ec;
+  ec.ways = v.ways;
+  ec.shots = v.shots;
+  ec.queries = o.queries;
+  ec.seed = static_cast<uint64_t>(o.seed);
+  ec.augment = false;
+  ec.normalization = datasets::normalization_for(data);
+  const episodes::EpisodeSampler sampler(split, o.split, ec);
+  const auto draw = sampler.draw(o.episode);
+  const auto e = sampler.episode(o.episode);
+  v.classes = draw.classes;
+  for (const auto c : draw.classes) v.class_names.push_back(split.class_names[static_cast<size_t>(c)]);
+  v.support = draw.support;
+  v.query = draw.query;
+
+  auto engine = load_engine(o.checkpoint, s, device);
+  const auto adapted = adapt_and_classify(*engine.maml, e.support_x, e.support_y, e.query_x, v.steps, v.ways);
+  const auto labels = e.query_y.to(torch::kLong).contiguous();
+  v.predictions = predictions_of(adapted.probs, std::vector<int64_t>(labels.data_ptr<int64_t>(),
+                                                                     labels.data_ptr<int64_t>() + labels.numel()),
+                                 o.top_k);
+  for (size_t i = 0; i < v.predictions.size(); ++i) {
+    v.predictions[i].file = "row " + std::to_string(v.query[i]);
+    if (v.predictions[i].label == v.predictions[i].predicted) ++v.correct;
+  }
+  return v;
+}
+
+storage::json to_json(const EpisodeView& v) {
+  storage::json j;
+  j["checkpoint"] = v.checkpoint;
+  j["iteration"] = v.iteration;
+  j["dataset"] = v.dataset;
+  j["split"] = v.split;
+  j["seed"] = v.seed;
+  j["episode"] = v.episode;
+  j["ways"] = v.ways;
+  j["shots"] = v.shots;
+  j["queries"] = v.queries;
+  j["steps"] = v.steps;
+  auto ways = storage::json::array();
+  for (size_t w = 0; w < v.classes.size(); ++w) {
+    storage::json rows = storage::json::array();
+    for (int64_t k = 0; k < v.shots; ++k) rows.push_back(v.support[w * static_cast<size_t>(v.shots) + static_cast<size_t>(k)]);
+    ways.push_back({{"way", w}, {"class", v.classes[w]}, {"name", v.class_names[w]}, {"support_rows", rows}});
+  }
+  j["classes"] = ways;
+  auto preds = storage::json::array();
+  for (size_t i = 0; i < v.predictions.size(); ++i) {
+    const auto& p = v.predictions[i];
+    auto top = storage::json::array();
+    for (const auto& [c, prob] : p.top) top.push_back({{"way", c}, {"probability", prob}});
+    preds.push_back({{"row", v.query[i]}, {"label", p.label}, {"predicted", p.predicted}, {"probability", p.probability},
+                     {"top", top}});
+  }
+  j["predictions"] = preds;
+  j["correct"] = v.correct;
+  j["accuracy"] = v.accuracy();
+  return j;
+}
+
+std::string to_text(const EpisodeView& v) {
+  auto pad = [](const std::string& s, size_t w) { return s + std::string(w > s.size() ? w - s.size() : 0, ' '); };
+  size_t name_w = 4;
+  for (const auto& n : v.class_names) name_w = std::max(name_w, n.size());
+  std::ostringstream out;
+  out << "episode " << v.episode << " of the " << v.split << " split of " << v.dataset << " (seed " << v.seed << "): "
+      << v.ways << "-way " << v.shots << "-shot, " << v.queries << " queries per class, " << v.steps
+      << " adaptation steps, " << v.checkpoint << " (iteration " << v.iteration << ")\n";
+  out << "way  class  " << pad("name", name_w) << "  support (rows of the " << v.split << " split)\n";
+  for (size_t w = 0; w < v.classes.size(); ++w) {
+    std::string rows;
+    for (int64_t k = 0; k < v.shots; ++k) {
+      rows += (rows.empty() ? "" : " ") + std::to_string(v.support[w * static_cast<size_t>(v.shots) + static_cast<size_t>(k)]);
+    }
+    out << pad(std::to_string(w), 3) << "  " << pad(std::to_string(v.classes[w]), 5) << "  " << pad(v.class_names[w], name_w)
+        << "  " << rows << "\n";
+  }
+  out << "query row  " << pad("true", name_w) << "  " << pad("predicted", name_w) << "  probability\n";
+  for (size_t i = 0; i < v.predictions.size(); ++i) {
+    const auto& p = v.predictions[i];
+    out << pad(std::to_string(v.query[i]), 9) << "  " << pad(v.class_names[static_cast<size_t>(p.label)], name_w) << "  "
+        << pad(v.class_names[static_cast<size_t>(p.predicted)], name_w) << "  " << fixed(p.probability, 3)
+        << (p.label == p.predicted ? "" : "  (wrong)") << "\n";
+  }
+  out << "accuracy: " << fixed(v.accuracy(), 2) << " % (" << v.correct << " of " << v.predictions.size() << ")\n";
+  return out.str();
 }
 
 }  // namespace experiments

@@ -91,4 +91,36 @@ std::string to_text(const AdaptResult& result);
 // file,label,predicted,probability,top: one row per query image (label empty when unknown).
 std::string predictions_csv(const AdaptResult& result);
 
+// ---- one meta-test episode, shown (`acdc-meta eval --show-episode I`) ----
+
+struct ShowEpisodeRequest {
+  std::string checkpoint;        // a `train` checkpoint
+  int64_t episode = 0;           // index of the episode (eval's episodes are 0..N-1 of (seed, split))
+  int64_t shots = 0;             // 0: as trained
+  int64_t queries = 15;
+  std::string split = "test";
+  int64_t steps = -1;            // -1: the run's inner_steps_test
+  int64_t seed = 0;              // eval's --seed
+  int64_t top_k = 3;
+  std::string dataset;           // "": the run's
+  std::string device = "cpu";
+};
+
+struct EpisodeView {
+  std::string checkpoint, dataset, split;
+  int64_t iteration = 0, episode = 0, ways = 0, shots = 0, queries = 0, steps = 0, seed = 0;
+  std::vector<int64_t> classes;          // the split-local class of each way
+  std::vector<std::string> class_names;  // their names
+  std::vector<int64_t> support, query;   // rows of the split, grouped by way
+  std::vector<AdaptPrediction> predictions;  // one per query row; label and classes are ways
+  int64_t correct = 0;
+  double accuracy() const;               // percent: this episode's term of eval's mean
+};
+
+// Episode `episode` exactly as `eval` samples and adapts it (same data, seed and steps): which
+// rows of the split it uses and what the adapted model predicts for each query.
+EpisodeView show_episode(const ShowEpisodeRequest& request);
+storage::json to_json(const EpisodeView& view);
+std::string to_text(const EpisodeView& view);
+
 }  // namespace experiments
