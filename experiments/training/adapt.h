@@ -9,6 +9,9 @@
 //
 // With transductive BatchNorm (the default of MAML runs) the query images are classified in one
 // batch, as eval classifies an episode's queries: a prediction depends on the whole query set.
+//
+// show_episode (`acdc-meta eval --show-episode I`) runs the same adapt-and-classify step on one of
+// eval's own episodes and says which rows of the split it used.
 
 #include "datasets/dataset.h"
 #include "datasets/storage/json.h"
