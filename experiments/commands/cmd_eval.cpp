@@ -7,8 +7,10 @@
 #include "datasets/storage/json.h"
 #include "experiments/commands/cli.h"
 #include "experiments/commands/commands.h"
+#include "experiments/commands/print_result.h"
 #include "experiments/report/numbers.h"
 #include "experiments/runs/run_directory.h"
+#include "experiments/training/adapt.h"
 #include "experiments/training/device.h"
 #include "experiments/training/meta_test.h"
 
@@ -20,7 +22,7 @@ namespace {
 
 const char* const kUsage =
     "--run RUN_DIR [--checkpoint best|last|FILE] [--episodes 600] [--shots 1,5] [--split test] [--json]\n"
-    "  (or --checkpoint FILE alone)";
+    "  [--show-episode I]   (or --checkpoint FILE alone)";
 
 }  // namespace
 
@@ -39,6 +41,8 @@ int cmd_eval(const Args& args) {
       ("dataset", po::value<std::string>()->default_value(""), "dataset spec (default: the run's)")
       ("device", po::value<std::string>()->default_value("cpu"), "cpu, cuda or cuda:N")
       ("threads", po::value<int64_t>()->default_value(0), "CPU threads (0 = every core)")
+      ("show-episode", po::value<int64_t>(),
+       "show episode I instead: its classes, support and query rows, and the adapted model's prediction per query")
       ("json", po::bool_switch(), "print one JSON object {results, settings}");
   po::variables_map vm;
   if (!parse_args("eval", kUsage, args, desc, vm)) return 0;
@@ -68,6 +72,23 @@ int cmd_eval(const Args& args) {
   parse_device(request.device);
   set_threads(vm["threads"].as<int64_t>());
 
+  if (vm.count("show-episode")) {  // one episode of the ones eval averages, shown (training/adapt.h)
+    ShowEpisodeRequest show;
+    show.checkpoint = request.checkpoint;
+    show.episode = vm["show-episode"].as<int64_t>();
+    if (show.episode < 0) throw UsageError("--show-episode must be >= 0, got " + std::to_string(show.episode));
+    if (request.shots.size() > 1) throw UsageError("--show-episode shows one shot count; give --shots K");
+    show.shots = request.shots.empty() ? 0 : request.shots.front();
+    if (request.ways != 0) throw UsageError("--show-episode uses the run's ways; leave out --ways");
+    show.queries = request.queries;
+    show.split = request.split;
+    show.steps = request.inner_steps_test;
+    show.seed = request.seed;
+    show.dataset = request.dataset;
+    show.device = request.device;
+    print_result(show_episode(show), vm["json"].as<bool>());
+    return 0;
+  }
   const auto r = meta_test(request);
   if (vm["json"].as<bool>()) {
     std::cout << storage::dump_json(r.json()) << "\n";

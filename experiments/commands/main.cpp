@@ -32,6 +32,7 @@ const std::vector<Command>& commands() {
 #ifdef ACDC_META_HAVE_MAML
       {"train", "meta-train a backbone with MAML on a few-shot split (run directory, checkpoints)", cmd_train},
       {"eval", "meta-test a run: N-way k-shot accuracy and 95% interval (CloserLook protocol)", cmd_eval},
+      {"adapt", "adapt a run to your own support images (one folder per class) and classify query images", cmd_adapt},
       {"export", "write a checkpoint's weights as .pt (torch.load) or .h5 (h5py)", cmd_export},
       {"classify", "supervised train/test on a dataset's own split; --sweep compares conv variants (Table 1)", cmd_classify},
       {"analyze", "the paper's analyses of a checkpoint: rank (effective ranks, §2.2), cam (per-layer CAM, Fig. 8)",
