@@ -2,6 +2,7 @@
 // the small JSON list parser for torchmeta's label files.
 
 #include "datasets/internal/readers.h"
+#include "datasets/image_files.h"
 
 #include "datasets/field_error.h"
 
@@ -328,3 +329,16 @@ Split decode_class_lists(const std::vector<std::string>& class_names,
 }
 
 }  // namespace datasets::internal
+
+namespace datasets {
+
+torch::Tensor decode_image_files(const std::vector<std::string>& files, const std::vector<std::string>& where,
+                                 int64_t image_size) {
+  return internal::decode_images(files, where, image_size, {}, "decoding");
+}
+
+std::vector<std::string> image_files_in(const std::string& dir) { return internal::list_images(dir); }
+
+std::vector<std::string> subfolders_of(const std::string& dir) { return internal::list_dirs(dir); }
+
+}  // namespace datasets

@@ -1,7 +1,7 @@
 #include "experiments/training/adapt.h"
 
 #include "backbones/registry.h"
-#include "datasets/internal/readers.h"  // decode_images and the folder listing of the image readers
+#include "datasets/image_files.h"
 #include "datasets/source.h"
 #include "datasets/storage/atomic_file.h"
 #include "datasets/storage/h5.h"
@@ -18,6 +18,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <sstream>
 
@@ -25,7 +26,7 @@ namespace experiments {
 
 namespace {
 
-namespace internal = datasets::internal;
+namespace fs = std::filesystem;
 using datasets::DataError;
 
 std::string quoted_list(const std::vector<std::string>& names) {
@@ -71,11 +72,11 @@ torch::Tensor convert_channels(torch::Tensor images, int64_t to, const std::stri
 
 // Image files of a folder, with a named error when there are none.
 std::vector<std::string> images_of(const std::string& dir, const std::string& what) {
-  auto names = internal::list_images(dir);
+  auto names = datasets::image_files_in(dir);
   if (names.empty()) {
     throw DataError(what + " '" + dir + "' holds no images (.jpg, .jpeg, .png, .bmp, .ppm, .pgm, .pnm, .tif, .tiff, .webp)");
   }
-  for (auto& n : names) n = internal::join(dir, n);
+  for (auto& n : names) n = (fs::path(dir) / n).string();
   return names;
 }
 
@@ -87,13 +88,13 @@ struct ClassFolders {
 // DIR/<class>/<image>: every class folder must hold images, and no image may sit beside them.
 ClassFolders read_class_folders(const std::string& dir, const std::string& what) {
   ClassFolders c;
-  c.names = internal::list_dirs(dir);
-  const auto loose = internal::list_images(dir);
+  c.names = datasets::subfolders_of(dir);
+  const auto loose = datasets::image_files_in(dir);
   if (!c.names.empty() && !loose.empty()) {
     throw DataError(what + " '" + dir + "' holds images beside its class subfolders (e.g. '" + loose.front() +
                     "'); put every image in its class's subfolder");
   }
-  for (const auto& name : c.names) c.files.push_back(images_of(internal::join(dir, name), what + " class folder"));
+  for (const auto& name : c.names) c.files.push_back(images_of((fs::path(dir) / name).string(), what + " class folder"));
   return c;
 }
 
@@ -107,9 +108,9 @@ struct Labelled {
 Labelled read_query(const std::vector<std::string>& query, const std::vector<std::string>& classes) {
   Labelled q;
   if (query.empty()) throw DataError("no query images given");
-  if (query.size() == 1 && internal::is_dir(query[0])) {
+  if (query.size() == 1 && fs::is_directory(query[0])) {
     const auto dir = query[0];
-    if (internal::list_dirs(dir).empty()) {
+    if (datasets::subfolders_of(dir).empty()) {
       q.files = images_of(dir, "query folder");
       q.labels.assign(q.files.size(), -1);
       return q;
@@ -119,7 +120,7 @@ Labelled read_query(const std::vector<std::string>& query, const std::vector<std
     for (size_t c = 0; c < folders.names.size(); ++c) {
       const auto it = std::find(classes.begin(), classes.end(), folders.names[c]);
       if (it == classes.end()) {
-        throw DataError("query class folder '" + internal::join(dir, folders.names[c]) +
+        throw DataError("query class folder '" + (fs::path(dir) / folders.names[c]).string() +
                         "' is not a class of the support set (" + quoted_list(classes) + ")");
       }
       for (const auto& f : folders.files[c]) {
@@ -130,10 +131,10 @@ Labelled read_query(const std::vector<std::string>& query, const std::vector<std
     return q;
   }
   for (const auto& f : query) {
-    if (internal::is_dir(f)) {
+    if (fs::is_directory(f)) {
       throw DataError("query '" + f + "' is a folder; give one query folder, or image files only");
     }
-    if (!internal::is_file(f)) throw DataError("query image '" + f + "' does not exist");
+    if (!fs::is_regular_file(f)) throw DataError("query image '" + f + "' does not exist");
     q.files.push_back(f);
   }
   q.labels.assign(q.files.size(), -1);
@@ -220,12 +221,12 @@ torch::Tensor preprocess_images(const ImagePreprocessing& p, const std::vector<s
   const std::vector<std::string> where(files.size(), what);
   torch::Tensor images;  // uint8 NHWC
   if (p.resize_while_decoding()) {
-    images = internal::decode_images(files, where, p.image_size, {}, "decoding");
+    images = datasets::decode_image_files(files, where, p.image_size);
   } else {
     // As read_source treats IDX, CIFAR and their caches: native size, then the tensor resize.
     std::vector<torch::Tensor> each;
     for (size_t i = 0; i < files.size(); ++i) {
-      auto one = internal::decode_images({files[i]}, {where[i]}, /*image_size=*/0, {}, "decoding");
+      auto one = datasets::decode_image_files({files[i]}, {where[i]}, /*image_size=*/0);
       each.push_back(datasets::resize_images(one, p.image_size));
     }
     int64_t c = 1;  // a set mixing grayscale and colour becomes RGB, as decode_images does
@@ -269,7 +270,7 @@ AdaptResult adapt_to_images(const AdaptRequest& request) {
   const auto prep = image_preprocessing(s);
 
   // ---- images: checked before the model is built ----
-  if (!internal::is_dir(request.support)) {
+  if (!fs::is_directory(request.support)) {
     throw DataError("support folder '" + request.support + "' does not exist or is not a folder");
   }
   const auto support = read_class_folders(request.support, "support folder");
