@@ -7,6 +7,7 @@
 #include "datasets/storage/json.h"
 #include "experiments/commands/cli.h"
 #include "experiments/commands/commands.h"
+#include "experiments/commands/group_options.h"
 #include "experiments/report/numbers.h"
 #include "experiments/runs/run_directory.h"
 #include "experiments/training/device.h"
@@ -40,6 +41,7 @@ int cmd_eval(const Args& args) {
       ("device", po::value<std::string>()->default_value("cpu"), "cpu, cuda or cuda:N")
       ("threads", po::value<int64_t>()->default_value(0), "CPU threads (0 = every core)")
       ("json", po::bool_switch(), "print one JSON object {results, settings}");
+  add_group_options(desc);
   po::variables_map vm;
   if (!parse_args("eval", kUsage, args, desc, vm)) return 0;
 
@@ -68,7 +70,9 @@ int cmd_eval(const Args& args) {
   parse_device(request.device);
   set_threads(vm["threads"].as<int64_t>());
 
+  request.group = group_settings(vm);
   const auto r = meta_test(request);
+  if (!r.root) return 0;  // rank 0 reports
   if (vm["json"].as<bool>()) {
     std::cout << storage::dump_json(r.json()) << "\n";
   } else {

@@ -26,6 +26,7 @@ const std::vector<Command>& commands() {
 #endif
 #ifdef ACDC_META_HAVE_MAML
       {"train", "meta-train a backbone with MAML on a few-shot split (run directory, checkpoints)", cmd_train},
+      {"launch", "start N local ranks of a command as one group (launch --nproc N -- train ...)", cmd_launch},
       {"eval", "meta-test a run: N-way k-shot accuracy and 95% interval (CloserLook protocol)", cmd_eval},
       {"export", "write a checkpoint's weights as .pt (torch.load) or .h5 (h5py)", cmd_export},
       {"classify", "supervised train/test on a dataset's own split; --sweep compares conv variants (Table 1)", cmd_classify},
