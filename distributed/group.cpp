@@ -260,7 +260,6 @@ void for_buckets(std::vector<torch::Tensor>& tensors, const torch::Device& comm,
 }  // namespace
 
 void Group::all_reduce_mean(std::vector<torch::Tensor>& tensors, const std::string& what) {
-  if (size_ == 1) return;
   for_buckets(tensors, impl_->comm_device(), kBucketBytes, [&](torch::Tensor& flat) {
     std::vector<torch::Tensor> io = {flat};
     try {
@@ -273,7 +272,7 @@ void Group::all_reduce_mean(std::vector<torch::Tensor>& tensors, const std::stri
 }
 
 std::vector<double> Group::all_reduce_sum(const std::vector<double>& values, const std::string& what) {
-  if (size_ == 1 || values.empty()) return values;
+  if (values.empty()) return values;
   auto t = torch::tensor(values, torch::kDouble).to(impl_->comm_device());
   std::vector<torch::Tensor> io = {t};
   try {
@@ -286,7 +285,6 @@ std::vector<double> Group::all_reduce_sum(const std::vector<double>& values, con
 }
 
 void Group::broadcast(std::vector<torch::Tensor>& tensors, const std::string& what) {
-  if (size_ == 1) return;
   for_buckets(tensors, impl_->comm_device(), kBucketBytes, [&](torch::Tensor& flat) {
     std::vector<torch::Tensor> io = {flat};
     try {
@@ -298,7 +296,6 @@ void Group::broadcast(std::vector<torch::Tensor>& tensors, const std::string& wh
 }
 
 std::vector<double> Group::all_gather(const std::vector<double>& values, const std::string& what) {
-  if (size_ == 1) return values;
   const auto comm = impl_->comm_device();
   auto gather = [&](const torch::Tensor& local) {
     std::vector<torch::Tensor> in = {local};
@@ -327,7 +324,6 @@ std::vector<double> Group::all_gather(const std::vector<double>& values, const s
 }
 
 std::string Group::broadcast_text(const std::string& text, const std::string& key) {
-  if (size_ == 1) return text;
   const std::string k = "acdc-meta/" + key;
   try {
     if (is_root()) {
@@ -342,7 +338,6 @@ std::string Group::broadcast_text(const std::string& text, const std::string& ke
 }
 
 void Group::barrier(const std::string& what) {
-  if (size_ == 1) return;
   try {
     impl_->run([&](auto& pg) { return pg.barrier(); });
   } catch (const std::exception& e) {

@@ -35,7 +35,9 @@ struct GroupSettings {
   std::string backend;                   // "gloo" or "nccl"; "" = nccl on CUDA, gloo on the CPU
   double timeout_seconds = 300;          // rendezvous and every collective
 
-  bool distributed() const { return world_size > 1; }
+  // Whether to join a group: several ranks, or a backend asked for by name (a group of one runs
+  // every collective too: how a single GPU checks the NCCL path).
+  bool distributed() const { return world_size > 1 || !backend.empty(); }
 };
 
 // The variables torchrun and SLURM wrappers set (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,

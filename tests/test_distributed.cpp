@@ -183,6 +183,21 @@ TEST_F(Distributed, TwoRanksEqualOneProcessBitForBit) {
   EXPECT_EQ(read_file(one + "/config.ini"), read_file(two + "/config.ini"));
 }
 
+// A group of one (--backend named, world size 1: the way one GPU runs the NCCL path) goes through
+// every collective and ends bit for bit where the plain run ends (a mean over one rank is exact).
+TEST_F(Distributed, GroupOfOneEqualsPlainRun) {
+  const auto plain = dir("plain_one"), group = dir("group_one");
+  auto r = run_acdc_meta(train_args(plain, 2));
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_acdc_meta(train_args(group, 2) + " --backend gloo --master 127.0.0.1:" + std::to_string(free_port()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("1 ranks x 2 tasks (gloo)"), std::string::npos) << r.output;
+  const auto wa = experiments::read_checkpoint_weights(plain + "/last.h5");
+  const auto wb = experiments::read_checkpoint_weights(group + "/last.h5");
+  for (const auto& [name, t] : wa) EXPECT_TRUE(torch::equal(t, wb.at(name))) << name;
+  EXPECT_EQ(metrics_without_seconds(plain), metrics_without_seconds(group));
+}
+
 // Global meta-batch 4 as 2 ranks x 2 tasks: the same tasks, summed in another order
 // ((g0+g1)/2 + (g2+g3)/2)/2 against ((g0+g1)+g2)+g3 over 4), so float32 rounding differs in the
 // last bits of the meta-gradient; after 3 Adam steps of lr 1e-3 the parameters agree to 1e-5
