@@ -8,7 +8,7 @@ void add_group_options(po::options_description& desc) {
       ("world-size", po::value<int64_t>(), "processes in the group (default: $WORLD_SIZE, else 1 = alone)")
       ("master", po::value<std::string>(),
        "ADDR:PORT of rank 0's store (default: $MASTER_ADDR:$MASTER_PORT, else 127.0.0.1:29500)")
-      ("backend", po::value<std::string>()->default_value(""), "gloo or nccl (default: nccl on CUDA, gloo on the CPU)")
+      ("backend", po::value<std::string>()->default_value(""), "gloo or nccl (default: nccl on CUDA, gloo on the CPU); named with world size 1, a group of one that runs every collective")
       ("collective-timeout", po::value<double>()->default_value(300.0),
        "seconds a rank waits for the others (joining, every collective) before it stops with an error");
 }
