@@ -10,7 +10,7 @@ BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
 
 DEB_PACKAGES := libtorch-dev libopencv-dev libboost-program-options-dev libhdf5-dev \
-                nlohmann-json3-dev libfmt-dev \
+                nlohmann-json3-dev libfmt-dev libgloo-dev \
                 libgtest-dev libgmock-dev cmake dataset-fashion-mnist libopenblas0-openmp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CMAKE_PREFIX := $(if $(TORCH_PREFIX),-DCMAKE_PREFIX_PATH=$(TORCH_PREFIX),)

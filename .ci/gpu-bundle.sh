@@ -7,7 +7,7 @@
 set -euo pipefail
 dir=${1:-.offline-debs}
 bash ../shared/gpu/bundle-debs.sh "$dir" >/dev/null
-(cd "$dir" && apt-get download nlohmann-json3-dev libfmt-dev libfmt9 libgtest-dev libgmock-dev googletest \
+(cd "$dir" && apt-get download nlohmann-json3-dev libfmt-dev libfmt9 libgloo-dev libgtest-dev libgmock-dev googletest \
   dataset-fashion-mnist >/dev/null 2>&1) || { echo "apt-get download failed" >&2; exit 1; }
 cp ../shared/bench/py_maml_reference.py "$dir/"
 du -sh "$dir"

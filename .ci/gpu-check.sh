@@ -37,4 +37,7 @@ log "resnet18 84 second order: peak memory, all vs atoms (acdc-net)"
 bench --backbone resnet18 --image-size 84 --channels 3 --iterations 3 | tee -a "$out/bench.jsonl"
 bench --backbone resnet18 --conv acdc-net --image-size 84 --channels 3 --iterations 3 | tee -a "$out/bench.jsonl"
 bench --backbone resnet18 --conv acdc-net --inner-params atoms --image-size 84 --channels 3 --iterations 3 | tee -a "$out/bench.jsonl"
+log "NCCL: a group of one on the GPU, then 2 ranks sharing it (NCCL may refuse two ranks on one GPU)"
+./build-cuda/acdc-meta bench --device cuda --backend nccl --master 127.0.0.1:29533 --iterations 5 --json 2>&1 | tr -d '\n ' | tee -a "$out/bench.jsonl"; echo
+./build-cuda/acdc-meta launch --nproc 2 -- bench --device cuda:0 --backend nccl --meta-batch 4 --iterations 5 2>&1 | tail -3 | tee -a "$out/summary.txt"
 log "done"

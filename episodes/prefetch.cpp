@@ -4,8 +4,9 @@
 
 namespace episodes {
 
-Prefetcher::Prefetcher(const EpisodeSampler& sampler, int64_t first_index, int64_t tasks, int threads, int depth)
-    : sampler_(sampler), first_(first_index), tasks_(tasks), depth_(std::max(1, depth)) {
+Prefetcher::Prefetcher(const EpisodeSampler& sampler, int64_t first_index, int64_t tasks, int threads, int depth,
+                       int64_t stride)
+    : sampler_(sampler), first_(first_index), tasks_(tasks), stride_(stride > 0 ? stride : tasks), depth_(std::max(1, depth)) {
   if (tasks < 1) throw std::invalid_argument("Prefetcher: tasks must be >= 1, got " + std::to_string(tasks));
   const int n = std::max(1, threads);
   for (int i = 0; i < n; ++i) workers_.emplace_back([this] { work(); });
@@ -33,7 +34,7 @@ void Prefetcher::work() {
     TaskBatch b;
     std::exception_ptr err;
     try {
-      b = sampler_.batch(first_ + i * tasks_, tasks_);
+      b = sampler_.batch(first_ + i * stride_, tasks_);
     } catch (...) {
       err = std::current_exception();
     }

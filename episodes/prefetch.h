@@ -1,6 +1,7 @@
 #pragma once
-// Background workers produce sampler.batch(first + i*tasks, tasks) for i = 0, 1, 2, ...; next()
-// hands them out strictly in order, so a run is the same with 1 or 8 threads.
+// Background workers produce sampler.batch(first + i*stride, tasks) for i = 0, 1, 2, ... (stride 0:
+// tasks, consecutive batches; a rank of a data-parallel run strides over the other ranks' tasks);
+// next() hands them out strictly in order, so a run is the same with 1 or 8 threads.
 
 #include "episodes/sampler.h"
 
@@ -15,7 +16,8 @@ namespace episodes {
 
 class Prefetcher {
  public:
-  Prefetcher(const EpisodeSampler& sampler, int64_t first_index, int64_t tasks, int threads = 2, int depth = 4);
+  Prefetcher(const EpisodeSampler& sampler, int64_t first_index, int64_t tasks, int threads = 2, int depth = 4,
+             int64_t stride = 0);
   Prefetcher(const Prefetcher&) = delete;
   Prefetcher& operator=(const Prefetcher&) = delete;
   TaskBatch next();  // blocks until the next batch in order is ready; rethrows a worker's error
@@ -24,7 +26,7 @@ class Prefetcher {
  private:
   void work();
   const EpisodeSampler& sampler_;
-  int64_t first_, tasks_;
+  int64_t first_, tasks_, stride_;
   int depth_;
   std::mutex mu_;
   std::condition_variable cv_;

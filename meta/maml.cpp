@@ -246,9 +246,11 @@ std::vector<torch::Tensor> Maml::meta_gradient(const torch::Tensor& support_x, c
 }
 
 TaskMetrics Maml::meta_step(const torch::Tensor& support_x, const torch::Tensor& support_y,
-                            const torch::Tensor& query_x, const torch::Tensor& query_y, int64_t iteration) {
+                            const torch::Tensor& query_x, const torch::Tensor& query_y, int64_t iteration,
+                            const GradientReducer& reduce) {
   TaskMetrics metrics;
   auto grads = meta_gradient(support_x, support_y, query_x, query_y, iteration, &metrics);
+  if (reduce) reduce(grads, metrics);
   clip_grad_norm(grads, config_.clip_grad_norm);
   optimizer_->set_lr(meta_lr_at(iteration));
   optimizer_->step(grads);

@@ -65,8 +65,12 @@ class Maml {
   // (meta/task_pool.h); their gradients are summed in task order either way.
   // `iteration` drives annealing and the schedule. Returns the tasks' mean query metrics
   // (after adaptation, before the meta-update).
+  // `reduce` (optional) combines this process's meta-gradient and metrics with other processes'
+  // before clipping and the update (data parallelism over tasks, distributed/group.h).
+  using GradientReducer = std::function<void(std::vector<torch::Tensor>& grads, TaskMetrics& metrics)>;
   TaskMetrics meta_step(const torch::Tensor& support_x, const torch::Tensor& support_y,
-                        const torch::Tensor& query_x, const torch::Tensor& query_y, int64_t iteration);
+                        const torch::Tensor& query_x, const torch::Tensor& query_y, int64_t iteration,
+                        const GradientReducer& reduce = {});
 
   // The meta-gradient of one meta-iteration without applying it: one tensor per meta
   // parameter (model parameters in slot order, then learned inner lrs), undefined where no

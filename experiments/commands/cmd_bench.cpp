@@ -4,6 +4,7 @@
 
 #include "experiments/commands/cli.h"
 #include "experiments/commands/commands.h"
+#include "experiments/commands/group_options.h"
 #include "experiments/report/numbers.h"
 #include "experiments/runs/output_paths.h"
 #include "experiments/training/bench.h"
@@ -36,6 +37,7 @@ int cmd_bench(const Args& args) {
       ("seed", po::value<uint64_t>()->default_value(0), "random seed")
       ("profile", po::value<std::string>(), "write a Chrome trace of the timed iterations (LibTorch profiler) to FILE")
       ("json", po::bool_switch(), "print one JSON object");
+  add_group_options(desc);
   po::variables_map vm;
   const std::string usage = "[--backbone conv4] [--conv standard] [--image-size 28] [--channels 1] [--first-order] [--device cpu] [--json]";
   // bench's default input is the Omniglot/Fashion-MNIST shape: 1 channel.
@@ -85,8 +87,15 @@ int cmd_bench(const Args& args) {
     throw UsageError(e.what());
   }
   request.seed = vm["seed"].as<uint64_t>();
+  request.group = group_settings(vm);
+  if (request.meta_batch % request.group.world_size != 0) {
+    throw UsageError("--meta-batch " + std::to_string(request.meta_batch) +
+                     " (the global meta-batch) is not divisible by the world size " +
+                     std::to_string(request.group.world_size));
+  }
 
   const auto r = bench(request);
+  if (r.rank != 0) return 0;  // rank 0 reports for the group
   if (vm["json"].as<bool>()) {
     std::cout << storage::dump_json(r.json()) << "\n";
   } else {
@@ -97,6 +106,12 @@ int cmd_bench(const Args& args) {
               << " GFLOP/s achieved = " << significant(100.0 * r.achieved_gflops / r.matmul_gflops, 6) << "% of a "
               << significant(r.matmul_gflops, 6) << " GFLOP/s matrix product; peak memory "
               << r.peak_memory_bytes / (1 << 20) << " MiB (" << r.peak_memory_kind << ")\n";
+    if (r.world_size > 1) {
+      std::cout << r.world_size << " ranks x " << r.request.meta_batch / r.world_size << " tasks: s per meta-iteration";
+      for (size_t k = 0; k < r.rank_sec.size(); ++k) std::cout << (k ? ", " : " ") << significant(r.rank_sec[k], 6);
+      std::cout << " (ranks 0.." << r.world_size - 1 << "); " << significant(r.aggregate_tasks_per_sec, 6)
+                << " tasks/s in all\n";
+    }
   }
   return 0;
 }

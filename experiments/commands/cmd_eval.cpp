@@ -7,6 +7,7 @@
 #include "datasets/storage/json.h"
 #include "experiments/commands/cli.h"
 #include "experiments/commands/commands.h"
+#include "experiments/commands/group_options.h"
 #include "experiments/commands/print_result.h"
 #include "experiments/report/numbers.h"
 #include "experiments/runs/run_directory.h"
@@ -44,6 +45,7 @@ int cmd_eval(const Args& args) {
       ("show-episode", po::value<int64_t>(),
        "show episode I instead: its classes, support and query rows, and the adapted model's prediction per query")
       ("json", po::bool_switch(), "print one JSON object {results, settings}");
+  add_group_options(desc);
   po::variables_map vm;
   if (!parse_args("eval", kUsage, args, desc, vm)) return 0;
 
@@ -89,7 +91,9 @@ int cmd_eval(const Args& args) {
     print_result(show_episode(show), vm["json"].as<bool>());
     return 0;
   }
+  request.group = group_settings(vm);
   const auto r = meta_test(request);
+  if (!r.root) return 0;  // rank 0 reports
   if (vm["json"].as<bool>()) {
     std::cout << storage::dump_json(r.json()) << "\n";
   } else {

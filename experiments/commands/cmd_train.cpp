@@ -2,6 +2,7 @@
 
 #include "experiments/commands/cli.h"
 #include "experiments/commands/commands.h"
+#include "experiments/commands/group_options.h"
 #include "experiments/training/meta_training.h"
 
 namespace experiments {
@@ -11,7 +12,9 @@ namespace {
 const char* const kUsage =
     "--dataset SPEC --out RUN_DIR [options]   (or --config FILE.ini; --resume --out RUN_DIR continues a run)\n"
     "  --image-size 0 (the default) keeps the dataset's native size; --channels and --classes follow\n"
-    "  the dataset and --ways";
+    "  the dataset and --ways\n"
+    "  As one rank of a group: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, LOCAL_RANK (as torchrun and SLURM\n"
+    "  wrappers set them) or --rank --world-size --master; --meta-batch is the global meta-batch";
 
 }  // namespace
 
@@ -23,6 +26,7 @@ int cmd_train(const Args& args) {
       ("resume", po::bool_switch(), "continue the run in --out from its last checkpoint")
       ("stop-after", po::value<int64_t>()->default_value(0),
        "exit after N iterations of this invocation without a checkpoint, as a kill would (0 = off; for tests)");
+  add_group_options(desc);
   po::variables_map vm;
   if (!parse_args("train", kUsage, args, desc, vm, /*config_flag=*/true)) return 0;
   if (!vm.count("out")) throw UsageError("--out RUN_DIR is required");
@@ -33,6 +37,7 @@ int cmd_train(const Args& args) {
   if (request.stop_after < 0) throw UsageError("--stop-after must be >= 0, got " + std::to_string(request.stop_after));
   request.settings = meta_train_settings().from_options(vm);
   request.explicit_keys = explicit_keys(vm);
+  request.group = group_settings(vm);
   meta_train(request);
   return 0;
 }

@@ -15,6 +15,7 @@ int cmd_flops(const Args& args);   // cmd_params.cpp
 int cmd_data(const Args& args);    // cmd_data.cpp (datasets, episodes)
 int cmd_bench(const Args& args);   // cmd_bench.cpp (built with meta)
 int cmd_train(const Args& args);   // cmd_train.cpp (built with meta, datasets, episodes)
+int cmd_launch(const Args& args);  // cmd_launch.cpp (N local ranks of a command)
 int cmd_eval(const Args& args);    // cmd_eval.cpp
 int cmd_adapt(const Args& args);   // cmd_adapt.cpp (training/adapt.cpp: few-shot on the user's images)
 int cmd_export(const Args& args);  // cmd_export.cpp

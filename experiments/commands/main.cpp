@@ -31,6 +31,7 @@ const std::vector<Command>& commands() {
 #endif
 #ifdef ACDC_META_HAVE_MAML
       {"train", "meta-train a backbone with MAML on a few-shot split (run directory, checkpoints)", cmd_train},
+      {"launch", "start N local ranks of a command as one group (launch --nproc N -- train ...)", cmd_launch},
       {"eval", "meta-test a run: N-way k-shot accuracy and 95% interval (CloserLook protocol)", cmd_eval},
       {"adapt", "adapt a run to your own support images (one folder per class) and classify query images", cmd_adapt},
       {"export", "write a checkpoint's weights as .pt (torch.load) or .h5 (h5py)", cmd_export},

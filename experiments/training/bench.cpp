@@ -100,14 +100,23 @@ storage::json BenchResult::json() const {
   j["blas_core"] = blas_core;
   j["peak_memory_bytes"] = peak_memory_bytes;
   j["peak_memory_kind"] = peak_memory_kind;
+  if (world_size > 1) {
+    j["world_size"] = world_size;
+    j["sec_per_meta_iter_per_rank"] = rank_sec;
+    j["aggregate_tasks_per_sec"] = aggregate_tasks_per_sec;
+  }
   return j;
 }
 
 BenchResult bench(BenchRequest request) {
   torch::set_num_threads(request.threads > 0 ? request.threads
                                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  const torch::Device device(request.device);
+  torch::Device device(request.device);
+  const auto& where = request.group;
+  if (where.distributed() && request.device == "cuda") device = torch::Device(torch::kCUDA, static_cast<int8_t>(where.local_rank));
   if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(request.cudnn_benchmark);
+  std::unique_ptr<distributed::Group> group;
+  if (where.distributed()) group = std::make_unique<distributed::Group>(where, device);
 
   const auto& cfg = request.maml;
   auto& model_opts = request.model;
@@ -124,13 +133,13 @@ BenchResult bench(BenchRequest request) {
   const double macs = static_cast<double>(costs.macs_per_image());
   const double recon = static_cast<double>(costs.reconstruction_macs());
   auto forward_flops = [&](int64_t n) { return 2.0 * macs * n + 2.0 * recon; };
-  const int64_t ways = request.ways, tasks = request.meta_batch;
+  const int64_t ways = request.ways, global_tasks = request.meta_batch, tasks = global_tasks / where.world_size;
   const int64_t support = ways * request.shots, query = ways * request.queries;
   double per_task = cfg.inner_steps * 3.0 * forward_flops(support) + 3.0 * forward_flops(query);
   if (!cfg.first_order) per_task += cfg.inner_steps * 6.0 * forward_flops(support);
 
   BenchResult result;
-  result.flops = per_task * tasks;
+  result.flops = per_task * global_tasks;
   const auto opts = torch::TensorOptions().device(device);
   const int64_t c = model_opts.in_channels, h = model_opts.image_size;
   auto labels = [&](int64_t per_class) {
@@ -140,7 +149,13 @@ BenchResult bench(BenchRequest request) {
   auto one_iteration = [&](int64_t it) {
     auto sx = torch::randn({tasks, support, c, h, h}, opts);
     auto qx = torch::randn({tasks, query, c, h, h}, opts);
-    maml.meta_step(sx, sy, qx, qy, it);
+    meta::Maml::GradientReducer reduce;
+    if (group) {
+      reduce = [&](std::vector<torch::Tensor>& grads, meta::TaskMetrics&) {
+        group->all_reduce_mean(grads, "meta-gradient at iteration " + std::to_string(it + 1));
+      };
+    }
+    maml.meta_step(sx, sy, qx, qy, it, reduce);
   };
 
   for (int64_t i = 0; i < request.warmup; ++i) one_iteration(i);
@@ -152,20 +167,27 @@ BenchResult bench(BenchRequest request) {
   {
     std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
     if (!request.profile.empty()) profile = std::make_unique<torch::autograd::profiler::RecordProfile>(request.profile);
-    ProgressBar bar("bench", request.iterations);
+    ProgressBar bar(group ? "bench " + group->name() : "bench", request.iterations);
     for (int64_t i = 0; i < request.iterations; ++i) {
       const auto start = std::chrono::steady_clock::now();
       one_iteration(request.warmup + i);
       sync(device);
       times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      bar.update(i + 1);
+      if (!group || group->is_root()) bar.update(i + 1);
     }
-    bar.finish();
+    if (!group || group->is_root()) bar.finish();
   }
   std::sort(times.begin(), times.end());
   result.sec = times[times.size() / 2];
   result.sec_min = times.front();
   result.sec_max = times.back();
+  if (group) {
+    result.world_size = group->size();
+    result.rank = group->rank();
+    result.rank_sec = group->all_gather({result.sec}, "bench timings");
+    result.aggregate_tasks_per_sec =
+        static_cast<double>(global_tasks) / *std::max_element(result.rank_sec.begin(), result.rank_sec.end());
+  }
   result.peak_memory_bytes = peak_rss_bytes();
   result.peak_memory_kind = "resident_set";
 #ifdef ACDC_META_HAVE_CUDA

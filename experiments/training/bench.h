@@ -11,6 +11,7 @@
 //   (autograd's double backward costs about twice a forward + backward.)
 
 #include "backbones/backbone.h"
+#include "distributed/group.h"
 #include "datasets/storage/json.h"
 #include "meta/maml.h"
 
@@ -32,6 +33,9 @@ struct BenchRequest {
   bool cudnn_benchmark = true;       // cuda only
   uint64_t seed = 0;
   std::string profile;               // Chrome trace of the timed iterations ("" = none)
+  // As one rank of a group: meta_batch is the global meta-batch, this rank times its share with
+  // the meta-gradient all-reduce included.
+  distributed::GroupSettings group;
 };
 
 struct BenchResult {
@@ -45,6 +49,11 @@ struct BenchResult {
   std::string blas_core;             // OpenBLAS's kernel set, "unknown" with another BLAS
   int64_t peak_memory_bytes = 0;
   std::string peak_memory_kind;      // resident_set or cuda_allocator
+  // In a group (world_size > 1): every rank's median seconds per meta-iteration, in rank order,
+  // and the tasks per second of the whole group (global meta-batch over the slowest rank's).
+  int64_t world_size = 1, rank = 0;
+  std::vector<double> rank_sec;
+  double aggregate_tasks_per_sec = 0.0;
   // Every setting and figure, in the order `bench --json` prints them.
   storage::json json() const;
 };

@@ -73,8 +73,12 @@ MetaTestResult meta_test(const MetaTestRequest& o) {
   r.queries = o.queries;
   r.episodes = o.episodes;
   r.seed = o.seed;
-  const auto device = parse_device(o.device);
+  auto device = parse_device(o.device);
+  if (o.group.distributed() && o.device == "cuda") device = torch::Device(torch::kCUDA, static_cast<int8_t>(o.group.local_rank));
   r.device = device.str();
+  r.root = o.group.rank == 0;
+  std::unique_ptr<distributed::Group> group;
+  if (o.group.distributed()) group = std::make_unique<distributed::Group>(o.group, device);
 
   // ---- data, model ----
   datasets::LoadOptions load;
@@ -106,8 +110,13 @@ MetaTestResult meta_test(const MetaTestRequest& o) {
     ec.normalization = datasets::normalization_for(data);
     const episodes::EpisodeSampler sampler(split_data, o.split, ec);
     ProgressBar bar("eval " + std::to_string(r.ways) + "-way " + std::to_string(k) + "-shot", o.episodes);
-    const auto summary = summarize(run_episodes(maml, sampler, 0, o.episodes, r.steps, &bar));
-    bar.finish("acc " + fixed(summary.accuracy, 2) + " ± " + fixed(summary.ci95, 2) + " %");
+    // As one rank: its contiguous share of the episodes, gathered in episode order (the summary
+    // one process computes); rank 0 draws the bar over its own share.
+    const auto [first, end] = distributed::share(o.episodes, o.group.rank, o.group.world_size);
+    auto accuracies = run_episodes(maml, sampler, first, end - first, r.steps, r.root ? &bar : nullptr);
+    if (group) accuracies = group->all_gather(accuracies, std::to_string(k) + "-shot accuracies");
+    const auto summary = summarize(accuracies);
+    if (r.root) bar.finish("acc " + fixed(summary.accuracy, 2) + " ± " + fixed(summary.ci95, 2) + " %");
     r.summaries.push_back(summary);
   }
   return r;

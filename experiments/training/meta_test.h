@@ -4,6 +4,7 @@
 // and 1.96·std/sqrt(n), percent); and the whole evaluation of a checkpoint (FEWSHOT.md): N
 // episodes of ways-way k-shot with fixed seeds for every requested shot count.
 
+#include "distributed/group.h"
 #include "episodes/sampler.h"
 #include "experiments/commands/cli.h"
 #include "datasets/storage/json.h"
@@ -44,6 +45,7 @@ struct MetaTestRequest {
   int64_t seed = 0;              // episode seed
   std::string dataset;           // "": the run's
   std::string device = "cpu";
+  distributed::GroupSettings group;  // as one rank of a group: its share of the episodes, gathered
 };
 
 struct MetaTestResult {
@@ -54,6 +56,7 @@ struct MetaTestResult {
   int64_t parameters = 0, parameters_standard_conv = 0;
   std::vector<int64_t> shots;
   std::vector<AccuracySummary> summaries;  // one per shot count
+  bool root = true;                        // rank 0 (or alone): the one that reports
   // {results: [{ways, shots, episodes, accuracy, ci95}], settings: {every setting FEWSHOT.md asks for}}
   storage::json json() const;
 };

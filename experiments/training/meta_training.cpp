@@ -24,6 +24,41 @@ namespace experiments {
 
 const std::vector<std::string> kMetaTrainResumeMayChange = {"device"};
 
+namespace {
+
+// What every rank must hold alike: meta parameters, learned inner lrs, the optimizer's state.
+std::vector<torch::Tensor> meta_state(meta::Maml& maml) {
+  std::vector<torch::Tensor> out = maml.model().params().tensors();
+  for (const auto& t : maml.inner_lrs().tensors()) out.push_back(t);
+  for (auto& [name, tensors] : maml.optimizer().state()) {
+    (void)name;
+    for (const auto& t : tensors) out.push_back(t);
+  }
+  return out;
+}
+
+// FNV-1a over the bytes of the tensors, as two exact doubles (32 bits each) for a gather.
+std::vector<double> fingerprint(const std::vector<torch::Tensor>& tensors) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const auto& t : tensors) {
+    if (!t.defined()) continue;
+    const auto c = t.detach().cpu().contiguous();
+    const auto* p = static_cast<const unsigned char*>(c.data_ptr());
+    for (size_t i = 0, n = c.nbytes(); i < n; ++i) h = (h ^ p[i]) * 1099511628211ULL;
+  }
+  return {static_cast<double>(h >> 32), static_cast<double>(h & 0xffffffffULL)};
+}
+
+std::vector<torch::Tensor> floating_buffers(backbones::Backbone& model) {
+  std::vector<torch::Tensor> out;
+  for (const auto& t : model.buffers().tensors()) {
+    if (t.defined() && t.is_floating_point()) out.push_back(t);
+  }
+  return out;
+}
+
+}  // namespace
+
 void meta_train(const MetaTrainRequest& request) {
   const auto& table = meta_train_settings();
   RunDirectory run(request.out);
@@ -46,11 +81,21 @@ void meta_train(const MetaTrainRequest& request) {
     s.classes = s.ways;
   }
   const auto maml_config = s.maml();
-  const auto device = parse_device(s.device);
+  const auto& where = request.group;
+  const bool root = where.rank == 0;  // writes the run directory
+  auto device = parse_device(s.device);
+  // "cuda" alone on a node of several ranks: each rank its own GPU.
+  if (where.distributed() && s.device == "cuda") device = torch::Device(torch::kCUDA, static_cast<int8_t>(where.local_rank));
+  if (s.meta_batch % where.world_size != 0) {
+    throw UsageError("--meta-batch " + std::to_string(s.meta_batch) + " (the global meta-batch) is not divisible by the " +
+                     "world size " + std::to_string(where.world_size));
+  }
   s.threads = set_threads(s.threads);  // the count used, so that --resume uses it again
   // A directory that exists may be in another process's hands: say so before anything else.
-  if (std::filesystem::is_directory(request.out)) run.lock(/*fresh=*/!resume);
-  if (!resume) run.refuse_existing_run();
+  if (root && std::filesystem::is_directory(request.out)) run.lock(/*fresh=*/!resume);
+  if (root && !resume) run.refuse_existing_run();
+  std::unique_ptr<distributed::Group> group;
+  if (where.distributed()) group = std::make_unique<distributed::Group>(where, device);
 
   // ---- data ----
   datasets::LoadOptions load;
@@ -96,8 +141,8 @@ void meta_train(const MetaTrainRequest& request) {
   std::unique_ptr<episodes::EpisodeSampler> val_sampler;
   if (have_val) val_sampler = std::make_unique<episodes::EpisodeSampler>(data.val, "val", val_cfg);
 
-  // ---- run directory: this process's alone until it exits ----
-  run.lock(/*fresh=*/!resume);
+  // ---- run directory: this process's alone until it exits (rank 0's in a group) ----
+  if (root) run.lock(/*fresh=*/!resume);
   const auto config = table.to_config(s);
   CheckpointInfo info;
   info.config = config;
@@ -109,18 +154,30 @@ void meta_train(const MetaTrainRequest& request) {
     info = load_checkpoint(run.last(), maml, /*restore_rng=*/true);
     info.config = config;
     start = info.iteration;
-    run.resume_at(start);
-    std::cerr << "resuming " << request.out << " at iteration " << start << "\n";
-  } else {
+    if (root) {
+      run.resume_at(start);
+      std::cerr << "resuming " << request.out << " at iteration " << start << "\n";
+    }
+  } else if (root) {
     run.start(config, metrics.header());
     save_checkpoint(run.last(), maml, info);  // a last good checkpoint exists from the start
   }
   const int64_t iterations = s.iterations, tasks = s.meta_batch;
+  const int64_t world = where.world_size, local_tasks = tasks / world;
+  if (group) {
+    // Every rank starts from rank 0's meta parameters and optimizer state.
+    auto state = meta_state(maml);
+    group->broadcast(state, "meta parameters");
+  }
 
-  std::cerr << "train: " << s.backbone << " (" << acdc::to_string(s.conv) << ", width " << s.width << ", "
-            << model->num_params() << " parameters) on " << data.source << ", " << s.ways << "-way " << s.shots
-            << "-shot, " << iterations << " iterations x " << tasks << " tasks, " << s.threads << " threads, "
-            << device.str() << "\n";
+  if (root) {
+    std::cerr << "train: " << s.backbone << " (" << acdc::to_string(s.conv) << ", width " << s.width << ", "
+              << model->num_params() << " parameters) on " << data.source << ", " << s.ways << "-way " << s.shots
+              << "-shot, " << iterations << " iterations x " << tasks << " tasks, " << s.threads << " threads, "
+              << device.str();
+    if (group) std::cerr << ", " << world << " ranks x " << local_tasks << " tasks (" << group->backend() << ")";
+    std::cerr << "\n";
+  }
 
   // ---- the loop: a unit is one meta-iteration ----
   ProgressBar bar("train", iterations);
@@ -128,12 +185,30 @@ void meta_train(const MetaTrainRequest& request) {
   double loss_avg = 0.0, acc_avg = 0.0;  // exponential moving averages for the bar
   std::unique_ptr<episodes::Prefetcher> prefetch;
   if (start < iterations) {
-    prefetch = std::make_unique<episodes::Prefetcher>(train_sampler, start * tasks, tasks, /*threads=*/1, /*depth=*/4);
+    // Iteration i trains episodes i*T..i*T+T-1 of the train split whatever the world size; this
+    // rank's share of them.
+    prefetch = std::make_unique<episodes::Prefetcher>(train_sampler, start * tasks + where.rank * local_tasks, local_tasks,
+                                                      /*threads=*/1, /*depth=*/4, /*stride=*/tasks);
   }
+  const bool average_buffers = s.bn != backbones::BnMode::kTransductive;
   auto step = [&](Unit& unit) {
     const auto batch = prefetch->next();
     const int64_t it = unit.index;
-    const auto m = maml.meta_step(batch.support_x, batch.support_y, batch.query_x, batch.query_y, it);
+    meta::Maml::GradientReducer reduce;
+    if (group) {
+      reduce = [&](std::vector<torch::Tensor>& grads, meta::TaskMetrics& m) {
+        group->all_reduce_mean(grads, "meta-gradient at iteration " + std::to_string(it + 1));
+        const auto sums = group->all_reduce_sum({m.loss, m.accuracy}, "metrics at iteration " + std::to_string(it + 1));
+        m.loss = sums[0] / static_cast<double>(world);
+        m.accuracy = sums[1] / static_cast<double>(world);
+      };
+    }
+    const auto m = maml.meta_step(batch.support_x, batch.support_y, batch.query_x, batch.query_y, it, reduce);
+    if (group && average_buffers) {
+      // Running statistics updated by each rank's own tasks: their mean keeps the ranks equal.
+      auto buffers = floating_buffers(*model);
+      group->all_reduce_mean(buffers, "BatchNorm running statistics at iteration " + std::to_string(it + 1));
+    }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     unit.loss = m.loss;
     unit.accuracy = m.accuracy;
@@ -148,12 +223,21 @@ void meta_train(const MetaTrainRequest& request) {
       s.val_every, iterations,
       [&](Unit& unit) -> double {
         if (!have_val) return std::nan("");
-        const auto acc = summarize(run_episodes(maml, *val_sampler, 0, s.val_episodes, -1));
+        // Each rank meta-tests its share of the episodes; gathered in episode order, the summary
+        // is the one a single process computes.
+        const auto [first, end] = distributed::share(s.val_episodes, where.rank, world);
+        auto accuracies = run_episodes(maml, *val_sampler, first, end - first, -1);
+        if (group) {
+          accuracies = group->all_gather(accuracies, "validation accuracies at iteration " + std::to_string(unit.done()));
+        }
+        const auto acc = summarize(accuracies);
         unit.cells["val_accuracy"] = format_double(acc.accuracy);
         unit.cells["val_ci95"] = format_double(acc.ci95);
         const bool best = acc.accuracy / 100.0 > info.best_val_accuracy;
-        std::cerr << (isatty(STDERR_FILENO) ? "\r\033[K" : "") << "iteration " << unit.done() << ": val accuracy "
-                  << fixed(acc.accuracy, 2) << " ± " << fixed(acc.ci95, 2) << " %" << (best ? " (best)" : "") << "\n";
+        if (root) {
+          std::cerr << (isatty(STDERR_FILENO) ? "\r\033[K" : "") << "iteration " << unit.done() << ": val accuracy "
+                    << fixed(acc.accuracy, 2) << " ± " << fixed(acc.ci95, 2) << " %" << (best ? " (best)" : "") << "\n";
+        }
         return acc.accuracy / 100.0;
       },
       info, /*track_best=*/true);
@@ -163,7 +247,8 @@ void meta_train(const MetaTrainRequest& request) {
     acc_avg = unit.index == start ? unit.accuracy : 0.9 * acc_avg + 0.1 * unit.accuracy;
     return "loss " + fixed(loss_avg, 3) + " query acc " + fixed(100.0 * acc_avg, 1) + "%";
   });
-  StopAfter stop(request.stop_after, start, iterations, [&](const Unit& unit) {
+  StopAfter stop(request.stop_after, start, iterations, [&](const Unit& unit) -> std::string {
+    if (!root) return "";
     return "\nstopped after iteration " + std::to_string(unit.done()) +
            " (--stop-after); the last checkpoint is at iteration " + std::to_string(info.iteration) + "\n";
   });
@@ -176,8 +261,25 @@ void meta_train(const MetaTrainRequest& request) {
   loop.last_checkpoint = &last_path;
   loop.info = &info;
   loop.hint = "try a lower --inner-lr / --meta-lr or --clip-grad";
-  const int64_t done = run_training(loop, step, {&validation, &metrics, &checkpoints, &progress, &stop});
+  if (group) loop.who = group->name();
+  std::vector<Callback*> callbacks = {&validation, &metrics, &checkpoints, &progress, &stop};
+  if (!root) callbacks = {&validation, &stop};  // the run directory and the bar are rank 0's
+  const int64_t done = run_training(loop, step, callbacks);
+  if (group) {
+    // Every rank took the same steps from the same start: their states must agree bit for bit.
+    auto state = meta_state(maml);
+    for (const auto& t : model->buffers().tensors()) state.push_back(t);
+    const auto prints = group->all_gather(fingerprint(state), "parameter fingerprints");
+    for (int64_t r = 1; r < world; ++r) {
+      if (prints[2 * r] != prints[0] || prints[2 * r + 1] != prints[1]) {
+        throw std::runtime_error(group->name() + ": the meta parameters of rank " + std::to_string(r) +
+                                 " differ from rank 0's after iteration " + std::to_string(done));
+      }
+    }
+    if (root) std::cerr << "meta parameters identical on all " << world << " ranks after iteration " << done << "\n";
+  }
   if (done < iterations) return;  // --stop-after
+  if (!root) return;
 
   bar.finish("loss " + fixed(loss_avg, 3) + " query acc " + fixed(100.0 * acc_avg, 1) + "%");
   std::cout << "trained " << request.out << ": " << iterations << " iterations";

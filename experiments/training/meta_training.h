@@ -4,7 +4,13 @@
 // meta-iteration; validation and checkpoints every --val-every iterations. Iteration i always
 // trains on episodes i*T..i*T+T-1 of (seed, train split) and the CPU generator (atom-drop) is
 // checkpointed, so --resume ends bit-identical to an uninterrupted run.
+//
+// As one rank of a group (distributed/group.h), rank r of W trains tasks r*T/W..(r+1)*T/W-1 of
+// each iteration's global meta-batch of T: the meta-gradients are averaged over the ranks, every
+// rank takes the same step, validation episodes are shared out and gathered; rank 0 alone writes
+// the run directory and the progress bar (a resume reads --out on every rank: a shared folder).
 
+#include "distributed/group.h"
 #include "experiments/runs/settings.h"
 
 #include <cstdint>
@@ -19,6 +25,7 @@ struct MetaTrainRequest {
   std::string out;                      // run directory
   bool resume = false;
   int64_t stop_after = 0;               // iterations of this invocation before stopping as a kill would (0 = off)
+  distributed::GroupSettings group;     // where this process runs (world size 1: alone)
 };
 
 // Keys a resumed run takes from the command line rather than from the saved configuration.
