@@ -1,11 +1,9 @@
 #include "backbones/backbone.h"
 
 #include "backbones/batch_norm.h"
+#include "host/memory.h"
 
 #include <torch/torch.h>
-
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -27,14 +25,6 @@ std::string format_count(double n) {
   out.setf(std::ios::fixed);
   out.precision(u == 0 ? 0 : 2);
   out << n << units[u];
-  return out.str();
-}
-
-std::string format_gib(double bytes) {
-  std::ostringstream out;
-  out.setf(std::ios::fixed);
-  out.precision(1);
-  out << bytes / (1 << 30) << " GiB";
   return out.str();
 }
 
@@ -83,15 +73,7 @@ Backbone::Backbone(const BackboneOptions& options)
   if (options.bn_steps < 1) throw std::invalid_argument("bn_steps must be at least 1");
 }
 
-int64_t max_params() {
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  double bytes = pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 1e300;
-  rlimit limit{};
-  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
-    bytes = std::min(bytes, static_cast<double>(limit.rlim_cur));  // ulimit -v
-  }
-  return static_cast<int64_t>(std::min(bytes / 16, 9e18));
-}
+int64_t max_params() { return static_cast<int64_t>(std::min(host::memory_limit_bytes() / 16, 9e18)); }
 
 void Backbone::reserve_params(double count, const std::string& layer) {
   planned_params_ += count;
@@ -103,7 +85,7 @@ void Backbone::reserve_params(double count, const std::string& layer) {
       ", width " + std::to_string(options_.width) + ", classes " + std::to_string(options_.classes) +
       ") is too large for this machine: by layer '" + layer + "' it would have up to " +
       format_count(planned_params_) + " parameters, more than the budget of " + format_count(budget) +
-      " (memory " + format_gib(budget * 16) +
+      " (memory " + host::format_gib(budget * 16) +
       " / 16 bytes per parameter for its value, gradient and two optimizer moments)");
 }
 

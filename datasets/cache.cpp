@@ -4,6 +4,7 @@
 #include "datasets/storage/h5.h"
 #include "datasets/source.h"
 #include "datasets/internal/readers.h"
+#include "host/memory.h"
 
 #include <torch/torch.h>
 
@@ -127,10 +128,10 @@ Source read_cache(const std::string& path, const LoadOptions& options) {
                 std::to_string(h) + ", " + std::to_string(w) + ", " + std::to_string(c) + "]");
     }
     const double bytes = static_cast<double>(ishape[0]) * static_cast<double>(h * w * c);
-    if (bytes > internal::memory_limit_bytes() / 2) {
+    if (bytes > host::memory_limit_bytes() / 2) {
       throw bad("'/" + name + "/images' declares " + std::to_string(ishape[0]) + " images of " + std::to_string(h) +
-                "x" + std::to_string(w) + "x" + std::to_string(c) + " (" + internal::format_gib(bytes) +
-                "), more than half of the " + internal::format_gib(internal::memory_limit_bytes()) + " of memory this process may use");
+                "x" + std::to_string(w) + "x" + std::to_string(c) + " (" + host::format_gib(bytes) +
+                "), more than half of the " + host::format_gib(host::memory_limit_bytes()) + " of memory this process may use");
     }
     if (lshape.size() != 1 || lshape[0] != ishape[0]) {
       throw bad("'/" + name + "/labels' has shape " + c10::str(c10::IntArrayRef(lshape)) + ", expected [" +

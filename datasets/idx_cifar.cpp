@@ -2,6 +2,7 @@
 // into the tensor's memory) and CIFAR-10 / CIFAR-100 binary records. No OpenCV needed.
 
 #include "datasets/internal/readers.h"
+#include "host/memory.h"
 
 #include <torch/torch.h>
 
@@ -117,10 +118,10 @@ torch::Tensor read_idx_images(const std::string& file) {
                     std::to_string(cols));
   }
   const int64_t want = n * rows * cols;
-  if (static_cast<double>(want) > memory_limit_bytes() / 2) {
+  if (static_cast<double>(want) > host::memory_limit_bytes() / 2) {
     throw DataError("IDX file '" + file + "' claims " + std::to_string(n) + " images of " + std::to_string(rows) + "x" +
-                    std::to_string(cols) + " (" + format_gib(static_cast<double>(want)) + "), more than half of the " +
-                    format_gib(memory_limit_bytes()) + " of memory this process may use (a damaged header?)");
+                    std::to_string(cols) + " (" + host::format_gib(static_cast<double>(want)) + "), more than half of the " +
+                    host::format_gib(host::memory_limit_bytes()) + " of memory this process may use (a damaged header?)");
   }
   int64_t got = 0;
   auto images = read_bytes(in, {n, rows, cols, 1}, want, got);
@@ -142,10 +143,10 @@ torch::Tensor read_idx_labels(const std::string& file) {
                     ", expected 2049 (a labels file)" + (magic == 2051 ? "; this is an images file" : ""));
   }
   const int64_t n = big_endian(header + 4);
-  if (static_cast<double>(n) * 9 > memory_limit_bytes() / 2) {  // 1 byte read, 8 as int64
+  if (static_cast<double>(n) * 9 > host::memory_limit_bytes() / 2) {  // 1 byte read, 8 as int64
     throw DataError("IDX file '" + file + "' claims " + std::to_string(n) + " labels (" +
-                    format_gib(static_cast<double>(n) * 9) + " in memory), more than half of the " +
-                    format_gib(memory_limit_bytes()) + " of memory this process may use (a damaged header?)");
+                    host::format_gib(static_cast<double>(n) * 9) + " in memory), more than half of the " +
+                    host::format_gib(host::memory_limit_bytes()) + " of memory this process may use (a damaged header?)");
   }
   int64_t got = 0;
   auto raw = read_bytes(in, {n}, n, got);

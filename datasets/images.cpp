@@ -8,8 +8,6 @@
 
 #include <torch/torch.h>
 
-#include <sys/resource.h>
-#include <unistd.h>
 
 #ifdef ACDC_META_DATASETS_OPENCV
 #include <opencv2/core.hpp>
@@ -79,24 +77,6 @@ std::string read_text(const std::string& file) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-double memory_limit_bytes() {
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  double bytes = pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 1e300;
-  rlimit limit{};
-  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
-    bytes = std::min(bytes, static_cast<double>(limit.rlim_cur));
-  }
-  return bytes;
-}
-
-std::string format_gib(double bytes) {
-  std::ostringstream out;
-  out.setf(std::ios::fixed);
-  out.precision(1);
-  out << bytes / (1 << 30) << " GiB";
-  return out.str();
 }
 
 std::vector<std::string> parse_json_string_list(const std::string& text, const std::string& file) {

@@ -42,10 +42,6 @@ std::vector<std::string> list_images(const std::string& dir);       // sorted na
 std::string join(const std::string& a, const std::string& b);
 std::string read_text(const std::string& file);
 
-// The memory this process may use: physical memory, or less under an address-space limit
-// (ulimit -v). Sizes read from a file's header are checked against it before allocating.
-double memory_limit_bytes();
-std::string format_gib(double bytes);  // "3.4 GiB"
 
 // A JSON list of strings (torchmeta's {split}_labels.json); throws naming the file.
 std::vector<std::string> parse_json_string_list(const std::string& text, const std::string& file);

@@ -5,11 +5,11 @@
 #include "experiments/commands/commands.h"
 
 #include "datasets/field_error.h"
+#include "host/memory.h"
 
 #include <c10/util/Exception.h>
 
 #include <malloc.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -74,13 +74,7 @@ std::string out_of_memory(const std::string& what) {
     size = text;
   }
   if (!cpu) return "out of GPU memory while allocating " + size + "; use smaller sizes (batch, image size, network)";
-  double usable = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
-  rlimit limit{};
-  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
-    usable = std::min(usable, static_cast<double>(limit.rlim_cur));  // ulimit -v
-  }
-  char text[64];
-  std::snprintf(text, sizeof text, "%.1f GiB", usable / (1 << 30));
+  const std::string text = host::format_gib(host::memory_limit_bytes());
   return "out of memory while allocating " + size + "; this process may use " + text +
          ": use smaller sizes (batch, image size, network)";
 }
