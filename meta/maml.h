@@ -102,6 +102,7 @@ class Maml {
   // Learned inner learning rates: one [steps] tensor per adapted slot, named
   // "inner_lr.<param name>" (empty store when learn_inner_lr is off).
   acdc::ParamStore& inner_lrs() { return inner_lrs_; }
+  const acdc::ParamStore& inner_lrs() const { return inner_lrs_; }
   Adam& optimizer() { return *optimizer_; }
   // Meta-learning rate of an iteration (after the schedule).
   double meta_lr_at(int64_t iteration) const;

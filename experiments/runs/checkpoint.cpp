@@ -329,20 +329,25 @@ std::unique_ptr<backbones::Backbone> load_checkpoint_model(const std::string& pa
   return std::move(run.model);
 }
 
-std::map<std::string, torch::Tensor> read_checkpoint_weights(const std::string& path) {
-  const auto run = load_run(path);
+std::map<std::string, torch::Tensor> model_weights(const backbones::Backbone& model, const meta::Maml* maml,
+                                                   const std::string& source) {
   std::map<std::string, torch::Tensor> out;
   auto collect = [&](const acdc::ParamStore& store) {
     for (int64_t i = 0; i < store.size(); ++i) {
       const auto& name = store.names()[static_cast<size_t>(i)];
-      if (out.count(name)) throw std::invalid_argument(path + ": tensor name '" + name + "' appears twice");
+      if (out.count(name)) throw std::invalid_argument(source + ": tensor name '" + name + "' appears twice");
       out[name] = store[i].detach().clone();
     }
   };
-  collect(run.model->params());
-  collect(run.model->buffers());
-  if (run.maml) collect(run.maml->inner_lrs());
+  collect(model.params());
+  collect(model.buffers());
+  if (maml) collect(maml->inner_lrs());
   return out;
+}
+
+std::map<std::string, torch::Tensor> read_checkpoint_weights(const std::string& path) {
+  const auto run = load_run(path);
+  return model_weights(*run.model, run.maml.get(), path);
 }
 
 }  // namespace experiments

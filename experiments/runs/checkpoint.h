@@ -72,6 +72,10 @@ CheckpointInfo read_checkpoint_info(const std::string& path);
 // lrs, all under their own (distinct) names. Loaded through load_checkpoint into the model the checkpoint's configuration
 // describes, so a checkpoint that eval or --resume would refuse is refused here too.
 std::map<std::string, torch::Tensor> read_checkpoint_weights(const std::string& path);
+// The same entries from a model in memory (and its engine's learned inner lrs, when `maml` is
+// given): detached copies. `source` names the model in the error for a name that appears twice.
+std::map<std::string, torch::Tensor> model_weights(const backbones::Backbone& model, const meta::Maml* maml,
+                                                   const std::string& source);
 
 // The network a checkpoint's own configuration describes (a classify or a train run), restored by
 // the same validating loader (load_checkpoint), on the CPU. The caller's

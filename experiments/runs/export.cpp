@@ -276,10 +276,34 @@ std::vector<std::pair<std::string, ExportAttribute>> export_metadata_attributes(
   return out;
 }
 
-ExportResult export_weights(const ExportRequest& request) {
-  if (request.format != "pt" && request.format != "h5") {
-    throw std::invalid_argument("export format must be pt or h5, got '" + request.format + "'");
+namespace {
+void check_format(const std::string& format) {
+  if (format != "pt" && format != "h5") throw std::invalid_argument("export format must be pt or h5, got '" + format + "'");
+}
+}  // namespace
+
+ExportResult write_export(const std::map<std::string, torch::Tensor>& weights, const CheckpointInfo& info,
+                          const std::string& checkpoint, const std::string& format, const std::string& out,
+                          bool materialized) {
+  check_format(format);
+  const auto metadata = export_metadata(info, checkpoint, materialized);
+  if (format == "pt") {
+    write_pt(out, weights, metadata);
+  } else {
+    write_h5(out, weights, info, checkpoint, metadata);
   }
+  ExportResult result;
+  result.checkpoint = checkpoint;
+  result.out = out;
+  result.iteration = info.iteration;
+  result.materialized = materialized;
+  result.tensors = static_cast<int64_t>(weights.size());
+  for (const auto& [name, t] : weights) result.numbers += t.numel();
+  return result;
+}
+
+ExportResult export_weights(const ExportRequest& request) {
+  check_format(request.format);  // before reading the checkpoint
   CheckpointInfo info;
   std::map<std::string, torch::Tensor> weights;
   if (request.materialize) {
@@ -289,20 +313,7 @@ ExportResult export_weights(const ExportRequest& request) {
     info = read_checkpoint_info(request.checkpoint);
     weights = read_checkpoint_weights(request.checkpoint);  // validated as eval and --resume validate
   }
-  const auto metadata = export_metadata(info, request.checkpoint, request.materialize);
-  if (request.format == "pt") {
-    write_pt(request.out, weights, metadata);
-  } else {
-    write_h5(request.out, weights, info, request.checkpoint, metadata);
-  }
-  ExportResult result;
-  result.checkpoint = request.checkpoint;
-  result.out = request.out;
-  result.iteration = info.iteration;
-  result.materialized = request.materialize;
-  result.tensors = static_cast<int64_t>(weights.size());
-  for (const auto& [name, t] : weights) result.numbers += t.numel();
-  return result;
+  return write_export(weights, info, request.checkpoint, request.format, request.out, request.materialize);
 }
 
 }  // namespace experiments

@@ -54,6 +54,14 @@ struct ExportResult {
 // file that cannot be read or written.
 ExportResult export_weights(const ExportRequest& request);
 
+// The writer behind export_weights, for weights already in memory (`adapt --save-adapted`):
+// `weights` as collected by read_checkpoint_weights/model_weights (or materialize_weights when
+// `materialized`), `info` the configuration they belong to, `checkpoint` the file they came from
+// (recorded in the metadata). Same formats, checks and errors as export_weights.
+ExportResult write_export(const std::map<std::string, torch::Tensor>& weights, const CheckpointInfo& info,
+                          const std::string& checkpoint, const std::string& format, const std::string& out,
+                          bool materialized);
+
 // The weights of `model` as a network of plain convolutions (the `standard` conv variant of the
 // same backbone, options otherwise equal) holds them: every conv's effective kernel W = alpha·D
 // (acdc::Conv::kernel, evaluation mode: no atom-drop) as "<layer>.weight" [C_out, C_in, k, k],

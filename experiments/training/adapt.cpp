@@ -3,7 +3,6 @@
 #include "backbones/registry.h"
 #include "datasets/image_files.h"
 #include "datasets/source.h"
-#include "datasets/storage/atomic_file.h"
 #include "datasets/storage/h5.h"
 #include "episodes/sampler.h"
 #include "experiments/commands/cli.h"
@@ -329,15 +328,9 @@ AdaptResult adapt_to_images(const AdaptRequest& request) {
       for (size_t i = 0; i < params.size(); ++i) params[i].copy_(adapted.fast[i]);
     }
     engine.maml->to(torch::kCPU);
-    // The export writer reads checkpoints: the adapted state goes through a temporary one that
-    // is never committed (its AtomicFile removes it in every case).
-    storage::AtomicFile temp(out + ".adapted-checkpoint");
-    save_checkpoint(temp.temp_path(), *engine.maml, info);
-    ExportRequest e;
-    e.checkpoint = temp.temp_path();
-    e.format = ext.substr(1);
-    e.out = out;
-    r.saved_tensors = export_weights(e).tensors;
+    // Written as `export` writes the checkpoint it adapted from, with the adapted tensors.
+    const auto weights = model_weights(*engine.model, engine.maml.get(), request.checkpoint);
+    r.saved_tensors = write_export(weights, info, request.checkpoint, ext.substr(1), out, /*materialized=*/false).tensors;
     r.saved = out;
   }
   return r;
