@@ -46,6 +46,22 @@ Split empty_split(int64_t h, int64_t w, int64_t c) {
   return s;
 }
 
+Split first_per_class(const Split& split, int64_t n) {
+  if (n <= 0 || split.size() == 0) return split;
+  // Keep, per class, its first n images in file order: a rank within the class by a stable sort.
+  const auto order = std::get<1>(split.labels.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
+  const auto sorted = split.labels.index_select(0, order);
+  const auto counts = torch::bincount(sorted, {}, split.num_classes());
+  const auto starts = counts.cumsum(0) - counts;
+  const auto rank = torch::arange(split.size(), torch::kLong) - starts.index_select(0, sorted);
+  const auto kept = std::get<0>(order.masked_select(rank < n).sort());
+  Split out;
+  out.images = split.images.index_select(0, kept).contiguous();
+  out.labels = split.labels.index_select(0, kept).contiguous();
+  out.class_names = split.class_names;
+  return out;
+}
+
 const Part* Source::find(const std::string& name) const {
   for (const auto& p : parts) {
     if (p.name == name) return &p;

@@ -61,6 +61,10 @@ Dataset load_dataset(const std::string& spec, const LoadOptions& options = {});
 // The source's own classification split, all classes: train / test (val usually empty).
 Dataset load_classification_dataset(const std::string& spec, const LoadOptions& options = {});
 
+// The first n images of every class, in file order (n <= 0: the split as it is). For quick
+// looks and CPU-sized runs on a balanced subset.
+Split first_per_class(const Split& split, int64_t n);
+
 // Per-dataset normalisation (mean/std per channel, in [0,1] pixel units), picked by kind.
 struct Normalization {
   std::vector<float> mean, std;

@@ -243,6 +243,19 @@ TEST(Classify, TrainsOnIdxAndWritesRunDirectory) {
   EXPECT_NE(results.find("\"schedule\": \"cosine\""), std::string::npos);
 }
 
+TEST(Classify, PerClassLimitsTrainAndTestOnBalancedSubsets) {
+  TempDir tmp;
+  write_idx_dataset(tmp / "fmnist", 200, 100);
+  const auto out = tmp / "run";
+  ASSERT_EQ(experiments::cmd_classify(split_args(tiny("fashion-mnist:" + (tmp / "fmnist"), out) +
+                                                 " --epochs 1 --train-per-class 5 --test-per-class 3")),
+            0);
+  const auto results = read_file(out + "/results.json");
+  EXPECT_EQ(json_number(results, "train_images"), 50);  // 10 classes x 5
+  EXPECT_EQ(json_number(results, "test_images"), 30);   // 10 classes x 3
+  EXPECT_NE(read_file(out + "/config.ini").find("train-per-class = 5"), std::string::npos);
+}
+
 TEST(Classify, ResumeEndsEqualToAnUninterruptedRun) {
   TempDir tmp;
   write_idx_dataset(tmp / "fmnist", 100, 50);

@@ -79,6 +79,21 @@ using support::error_of;
 
 // ---------------------------------------------------------------- IDX
 
+TEST(Subset, FirstPerClassKeepsFileOrderAndEachClassesFirstImages) {
+  datasets::Split s;
+  // Labels 0 1 0 2 0 1 2 2 (3 classes, unbalanced); each image's pixels hold its index.
+  s.labels = torch::tensor({0, 1, 0, 2, 0, 1, 2, 2}, torch::kLong);
+  s.images = torch::arange(8, torch::kByte).view({8, 1, 1, 1}).expand({8, 2, 2, 1}).contiguous();
+  s.class_names = {"a", "b", "c"};
+  const auto two = datasets::first_per_class(s, 2);
+  // Class 0: images 0, 2; class 1: 1, 5; class 2: 3, 6; in file order.
+  EXPECT_TRUE(torch::equal(two.images.select(1, 0).select(1, 0).flatten(), torch::tensor({0, 1, 2, 3, 5, 6}, torch::kByte)));
+  EXPECT_TRUE(torch::equal(two.labels, torch::tensor({0, 1, 0, 2, 1, 2}, torch::kLong)));
+  EXPECT_EQ(two.class_names, s.class_names);
+  EXPECT_EQ(datasets::first_per_class(s, 0).size(), 8);  // 0 = all
+  EXPECT_EQ(datasets::first_per_class(s, 5).size(), 8);  // more than any class holds
+}
+
 TEST(Idx, GzipAndRawReadBackBitExactWithFewShotSplit) {
   for (bool gz : {true, false}) {
     TempDir t;

@@ -198,6 +198,12 @@ const SettingsTable<ClassifySettings>& classify_settings() {
            "source, its own train/test split: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, "
            "tinyimagenet:DIR, miniimagenet:DIR, folder:DIR, h5:FILE")
         .integer("epochs", &S::epochs, "passes over the training split", 1, "at least 1")
+        .integer("train-per-class", &S::train_per_class,
+                 "train on the first N images of each class of the train split (0 = all; for quick looks and "
+                 "CPU-sized ablations)",
+                 0, ">= 0")
+        .integer("test-per-class", &S::test_per_class,
+                 "test on the first N images of each class of the test split (0 = all)", 0, ">= 0")
         .integer("batch-size", &S::batch_size, "images per SGD step", 1, "at least 1", batch_max<S>())
         .number("lr", &S::lr, "initial learning rate",
                 [](double x) { return x > 0 && std::isfinite(x) ? std::string() : std::string("positive"); })

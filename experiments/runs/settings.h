@@ -244,6 +244,7 @@ struct ClassifySettings : ModelSettings {
   int64_t crop_padding = -1;
   std::string device = "cpu";
   int64_t threads = 0, seed = 0, test_every = 1, eval_batch_size = 500;
+  int64_t train_per_class = 0, test_per_class = 0;  // 0 = every image of the split
 
   std::vector<int64_t> milestone_epochs() const;  // --milestones, or 50 % and 75 % of --epochs
   int64_t crop_padding_at(int64_t image_size) const;  // 0 without --augment

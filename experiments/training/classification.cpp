@@ -162,6 +162,15 @@ ClassifyResult run_classification(const ClassifyRequest& o) {
     loaded = datasets::load_classification_dataset(s.dataset, load);
     data = &loaded;
   }
+  datasets::Dataset subset;
+  if (s.train_per_class > 0 || s.test_per_class > 0) {
+    subset.source = data->source;
+    subset.kind = data->kind;
+    subset.train = datasets::first_per_class(data->train, s.train_per_class);
+    subset.val = data->val;
+    subset.test = datasets::first_per_class(data->test, s.test_per_class);
+    data = &subset;
+  }
   require(data->train.size() > 1, data->source + ": the train split has " + std::to_string(data->train.size()) + " images");
   require(data->test.size() > 0, data->source + ": the test split is empty");
   const int64_t classes = data->train.num_classes(), channels = data->channels(), image_size = data->height();
