@@ -12,6 +12,7 @@
 #include "tests/support/temp_dir.h"
 
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <torch/torch.h>
 
 #include <sys/wait.h>
@@ -66,6 +67,31 @@ TEST(H5File, TensorsAttributesGroups) {
   EXPECT_FALSE(f.has_attr("a", "nope"));
   EXPECT_HAS(error_of([&] { f.read_tensor("nope"); }), "'/nope' is missing");
   EXPECT_HAS(error_of([&] { f.attr_int("a", "nope"); }), "attribute 'nope'");
+}
+
+TEST(H5File, ScalarReadsOfAnArrayAttributeAreNamedErrors) {
+  TempDir t;
+  {
+    auto f = storage::H5File::create(t / "x.h5");
+    f.set_attr("/", "three", std::vector<double>{1.0, 2.0, 3.0});
+    f.set_attr("/", "one", std::vector<double>{4.5});
+  }
+  {  // An integer array attribute, written with the C API (H5File writes integers as scalars).
+    const hid_t file = H5Fopen((t / "x.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    const hsize_t dims[1] = {2};
+    const hid_t space = H5Screate_simple(1, dims, nullptr);
+    const hid_t attr = H5Acreate2(file, "ints", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    const int64_t values[2] = {7, 8};
+    ASSERT_GE(H5Awrite(attr, H5T_NATIVE_INT64, values), 0);
+    H5Aclose(attr);
+    H5Sclose(space);
+    H5Fclose(file);
+  }
+  const auto f = storage::H5File::open(t / "x.h5");
+  EXPECT_HAS(error_of([&] { f.attr_double("/", "three"); }), "attribute 'three' of '/' holds 3 values, expected one");
+  EXPECT_HAS(error_of([&] { f.attr_int("/", "ints"); }), "attribute 'ints' of '/' holds 2 values, expected one");
+  EXPECT_EQ(f.attr_double("/", "one"), 4.5);
+  EXPECT_EQ(f.attr_doubles("/", "three"), (std::vector<double>{1.0, 2.0, 3.0}));
 }
 
 TEST(AtomicFile, CommitRenamesAbandonRemoves) {

@@ -378,12 +378,26 @@ std::string H5File::attr_string(const std::string& object, const std::string& na
   return buf;
 }
 
+namespace {
+
+// A scalar read goes into one value: an attribute holding several would overrun it.
+void require_one_value(const std::string& file, const std::string& obj, const std::string& name, int64_t attr) {
+  Handle space(H5Aget_space(attr));
+  const hssize_t n = H5Sget_simple_extent_npoints(space.id);
+  if (n != 1) {
+    fail(file, "attribute '" + name + "' of '" + obj + "' holds " + std::to_string(n) + " values, expected one");
+  }
+}
+
+}  // namespace
+
 int64_t H5File::attr_int(const std::string& object, const std::string& name) const {
   const std::string obj = norm(object);
   Handle o(-1);
   Handle a(open_attr(id_, path_, obj, name, o));
   Handle type(H5Aget_type(a.id));
   if (H5Tget_class(type.id) != H5T_INTEGER) fail(path_, "attribute '" + name + "' of '" + obj + "' is not an integer");
+  require_one_value(path_, obj, name, a.id);
   int64_t v = 0;
   if (H5Aread(a.id, H5T_NATIVE_INT64, &v) < 0) fail(path_, "cannot read attribute '" + name + "' of '" + obj + "'");
   return v;
@@ -396,6 +410,7 @@ double H5File::attr_double(const std::string& object, const std::string& name) c
   Handle type(H5Aget_type(a.id));
   const auto cls = H5Tget_class(type.id);
   if (cls != H5T_FLOAT && cls != H5T_INTEGER) fail(path_, "attribute '" + name + "' of '" + obj + "' is not a number");
+  require_one_value(path_, obj, name, a.id);
   double v = 0;
   if (H5Aread(a.id, H5T_NATIVE_DOUBLE, &v) < 0) fail(path_, "cannot read attribute '" + name + "' of '" + obj + "'");
   return v;
