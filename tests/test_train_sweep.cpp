@@ -239,7 +239,9 @@ TEST_F(TrainSweep, TrainsEvaluatesAndReportsEveryVariant) {
   for (size_t i = 1; i < csv.size(); ++i) intervals += (std::stod(csv[i][9]) > 0) + (std::stod(csv[i][12]) > 0);
   EXPECT_GT(intervals, 0u);
   EXPECT_EQ(bars, intervals);  // an error bar per point with a non-zero CI
-  EXPECT_NE(svg.find(">acdc-net m=4 (5-shot "), std::string::npos);
+  EXPECT_NE(svg.find(">acdc-net m=4 " + experiments::fixed(std::stod(csv[2][11]), 1) + " %</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">1-shot</text>"), std::string::npos);  // the legend
+  EXPECT_NE(svg.find(">5-shot</text>"), std::string::npos);
   const auto json = nlohmann::json::parse(read_file(dir("full/results.json")));
   ASSERT_EQ(json.size(), 2u);
   EXPECT_EQ(json[1].at("label").get<std::string>(), "acdc-net m=4");

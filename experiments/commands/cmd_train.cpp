@@ -10,6 +10,8 @@
 #include "experiments/training/meta_sweep.h"
 #include "experiments/training/meta_training.h"
 
+#include <algorithm>
+
 namespace experiments {
 
 namespace {
@@ -61,9 +63,6 @@ int run_sweep_command(const Args& args, const po::options_description& desc, con
   }
   if (episodes.find(',') != std::string::npos) throw UsageError(where + " must be one number, got '" + episodes + "'");
   sweep.eval_episodes = parse_int_list(episodes, where).front();
-  for (const auto& [key, value] : file.shared) {
-    sweep.shared_settings += (sweep.shared_settings.empty() ? "" : ", ") + key + " = " + value;
-  }
   for (const auto& v : file.variants) {
     const auto opts = variant_options(desc, args, file, v);
     MetaSweepVariant variant;
@@ -76,6 +75,23 @@ int run_sweep_command(const Args& args, const po::options_description& desc, con
     }
     variant.train.explicit_keys = explicit_keys(opts);
     sweep.variants.push_back(variant);
+  }
+  // The report's notes: the file's shared settings and those of the command line, as every variant
+  // uses them (a key that a section sets differently is left out).
+  const auto& table = meta_train_settings();
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : file.shared) keys.push_back(key);
+  for (const auto& key : explicit_keys(vm)) {
+    if (table.has(key) && std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+  }
+  std::vector<RunConfig> configs;
+  for (const auto& v : sweep.variants) configs.push_back(table.to_config(v.train.settings));
+  for (const auto& key : keys) {
+    if (!table.has(key)) continue;
+    const auto& value = configs.front().get(key);
+    bool same = true;
+    for (const auto& c : configs) same = same && c.get(key) == value;
+    if (same) sweep.shared_settings += (sweep.shared_settings.empty() ? "" : ", ") + key + " = " + value;
   }
   return run_meta_sweep(sweep);
 }

@@ -195,7 +195,7 @@ std::string fewshot_svg(const std::vector<FewShotRow>& rows, const std::string& 
       p.x = static_cast<double>(std::max<int64_t>(1, r.params));
       p.y = s->accuracy;
       p.y_error = s->ci95;
-      p.label = r.label + " (" + k + " " + fixed(s->accuracy, 1) + " %)";
+      p.label = r.label + " " + fixed(s->accuracy, 1) + " %";  // the series is the marker's colour
       p.tooltip = r.label + ", " + k + ": " + fixed(s->accuracy, 2) + " ± " + fixed(s->ci95, 2) + " %, " +
                   grouped(r.params) + " parameters, " + grouped(r.macs_per_image) + " MACs/image";
       p.highlight = i == 0;
