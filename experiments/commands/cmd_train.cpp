@@ -29,9 +29,8 @@ const char* const kUsage =
     "  atoms = 4, 8) expand into every combination. Precedence: command line > section > shared > --config.";
 
 // Flags of the command itself (and where it runs), not settings of a variant.
-const std::vector<std::string> kNotSettings = {"help",  "config", "resume",  "json",       "sweep",  "stop-after",
-                                               "out",   "rank",   "world-size", "master",  "backend",
-                                               "collective-timeout"};
+const std::vector<std::string> kNotSettings = {"help", "config", "resume", "json", "sweep", "stop-after", "out",
+                                               "rank", "world-size", "master", "backend", "collective-timeout"};
 
 // `train --sweep`: every variant's settings read and checked before any work.
 int run_sweep_command(const Args& args, const po::options_description& desc, const po::variables_map& vm) {
