@@ -53,8 +53,8 @@ std::string log_x_scatter_svg(const ScatterPlot& plot) {
   for (const auto& p : points) {
     xmin = std::min(xmin, p.x);
     xmax = std::max(xmax, p.x);
-    ymin = std::min(ymin, p.y);
-    ymax = std::max(ymax, p.y);
+    ymin = std::min(ymin, p.y - p.y_error);
+    ymax = std::max(ymax, p.y + p.y_error);
   }
   if (points.empty()) xmin = 1, xmax = 10, ymin = 0, ymax = 1;
   // x: at least one decade wide; y: padded by a tenth of the span, to whole steps.
@@ -111,6 +111,11 @@ std::string log_x_scatter_svg(const ScatterPlot& plot) {
   std::vector<std::pair<double, double>> placed;
   for (const auto& p : points) {
     const double x = X(p.x), y = Y(p.y);
+    if (p.y_error > 0) {  // the error bar (with 8 px caps), under the marker
+      const double lo = Y(p.y - p.y_error), hi = Y(p.y + p.y_error);
+      s << "<path d=\"M" << num(x) << " " << num(lo) << "V" << num(hi) << "M" << num(x - 4) << " " << num(lo) << "H"
+        << num(x + 4) << "M" << num(x - 4) << " " << num(hi) << "H" << num(x + 4) << "\" stroke=\"#555555\"/>\n";
+    }
     s << "<circle cx=\"" << num(x) << "\" cy=\"" << num(y) << "\" r=\"" << (p.highlight ? 7 : 5) << "\" fill=\""
       << (p.highlight ? "#d62728" : "#1f77b4") << "\" stroke=\"black\" stroke-width=\"" << (p.highlight ? 1.5 : 0.5)
       << "\"><title>" << xml_escape(p.tooltip) << "</title></circle>\n";

@@ -18,6 +18,7 @@ struct ScatterPoint {
   std::string label;      // drawn to the right of the point
   std::string tooltip;    // the point's <title>
   bool highlight = false; // bigger, red, bold label (the reference)
+  double y_error = 0.0;   // > 0: an error bar from y - y_error to y + y_error
 };
 
 struct ScatterPlot {

@@ -38,3 +38,37 @@ std::string sweep_csv(const std::vector<VariantRow>& rows);
 std::string sweep_svg(const std::vector<VariantRow>& rows, const std::string& title);
 
 }  // namespace experiments::report
+
+namespace experiments::report {
+
+// ---- few-shot sweeps (`acdc-meta train --sweep`) ----
+
+// One shot count of a variant's evaluation (what its eval-Kshot.json holds).
+struct ShotAccuracy {
+  int64_t shots = 0;
+  int64_t episodes = 0;
+  double accuracy = 0.0, ci95 = 0.0;  // percent; ci95 = 1.96 std / sqrt(episodes)
+};
+
+// One meta-trained and evaluated variant.
+struct FewShotRow {
+  std::string label, backbone, conv;
+  int64_t atoms = 0, group_size = 0;
+  int64_t params = 0, macs_per_image = 0;
+  int64_t ways = 0, iterations = 0;
+  std::vector<ShotAccuracy> shots;  // in the order of the report's columns (1, 5)
+  double train_seconds = 0.0;       // meta-training wall time
+  std::string run_dir;
+};
+
+// Markdown: variant, backbone, conv, m, s, parameters, MACs/image, one "A ± C" column per shot
+// count (of the first row), meta-train seconds; then the command and the notes. m and s show "–"
+// where the conv has no atoms or no groups.
+std::string fewshot_markdown(const std::vector<FewShotRow>& rows, const SweepInfo& info);
+// The same figures, numbers as round-trip text, empty m / s cells where they do not apply.
+std::string fewshot_csv(const std::vector<FewShotRow>& rows);
+// Accuracy (%) against parameters on a log axis: the first shot count as the red series, the
+// second as the blue one, each point with its CI as an error bar and a label.
+std::string fewshot_svg(const std::vector<FewShotRow>& rows, const std::string& title);
+
+}  // namespace experiments::report
