@@ -348,7 +348,7 @@ TEST_F(Adapt, EvalShowEpisodeIsOneTermOfEvalsMean) {
   const auto r = run_acdc_meta(eval + " --episodes 2", /*merge_stderr=*/false);
   ASSERT_EQ(r.code, 0) << r.output;
   const auto j = storage::parse_json(r.output, "eval --json");
-  // eval's per-episode accuracy is a float32 mean (meta/maml.cpp: accuracy): float rounding only.
+  // eval's per-episode accuracy is a mean in double (meta/maml.cpp: accuracy): rounding only.
   EXPECT_NEAR(j.at("results")[0].at("accuracy").get<double>(), sum / 2.0, 1e-4);
 
   const auto text = run_acdc_meta("eval --run " + run_dir() + " --split val --queries 2 --show-episode 1");

@@ -223,7 +223,7 @@ TEST(Classify, TrainsOnIdxAndWritesRunDirectory) {
   }
   const auto metrics = lines_of(read_file(out + "/metrics.csv"));
   ASSERT_EQ(metrics.size(), 5u);
-  EXPECT_EQ(metrics[0], "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second");
+  EXPECT_EQ(metrics[0], "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,images_per_second");
   auto field = [](const std::string& row, int i) {
     std::stringstream in(row);
     std::string cell;

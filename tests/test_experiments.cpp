@@ -454,7 +454,7 @@ TEST_F(Experiments, TrainEvalExportEndToEnd) {
   std::string line;
   int rows = 0;
   std::getline(csv, line);
-  EXPECT_EQ(line, "iteration,loss,accuracy,meta_lr,second_order,seconds,val_accuracy,val_ci95");
+  EXPECT_EQ(line, "iteration,loss,accuracy,meta_lr,second_order,elapsed_seconds,val_accuracy,val_ci95");
   while (std::getline(csv, line)) {
     ++rows;
     const bool val_row = rows % 3 == 0;

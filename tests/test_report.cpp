@@ -1,18 +1,30 @@
-// experiments/report: number formatting, tables (Markdown/CSV), the SVG scatter plot and the
-// sweep report. No LibTorch: plain strings in, plain text out.
+// experiments/report: number formatting, tables (Markdown/CSV), the SVG plots and their label
+// layout, the sweep report, and the run comparison of `acdc-meta report` over files written
+// here. No LibTorch: plain strings in, plain text out. (The command over real runs:
+// test_report_runs.cpp.)
 
 #include "experiments/report/plot.h"
+#include "experiments/report/run_report.h"
 #include "experiments/report/sweep_report.h"
 #include "experiments/report/numbers.h"
 #include "experiments/report/table.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <limits>
+#include <regex>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
+
+#include <unistd.h>
 
 namespace report = experiments::report;
 
@@ -247,4 +259,333 @@ TEST(ReportSweep, SvgLabelPlacementEnds) {
   rows[1].conv = "acdc-net";
   const auto svg = report::sweep_svg(rows, "t");
   EXPECT_EQ(count(svg, ">v ("), 5u);
+}
+
+// ---- label layout ----
+
+namespace {
+
+// The point labels and markers of a scatter SVG, read back: each label's box as the plot
+// estimates it (text_box at the text's x and baseline, bold where the text is), each marker's
+// bounding box.
+struct SvgBoxes {
+  std::vector<report::Box> labels, markers;
+  std::vector<std::string> texts;
+};
+
+std::string unescape(std::string s) {
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&amp;", "&"}}) {
+    for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
+SvgBoxes parse_scatter(const std::string& svg) {
+  SvgBoxes out;
+  const std::regex text(R"re(<text class="point-label" x="([-0-9.]+)" y="([-0-9.]+)"( font-weight="bold")?[^>]*>([^<]*)</text>)re");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), text); it != std::sregex_iterator(); ++it) {
+    const auto& m = *it;
+    const auto label = unescape(m[4].str());
+    out.texts.push_back(label);
+    out.labels.push_back(report::text_box(label, std::stod(m[1].str()), std::stod(m[2].str()), 12, m[3].matched));
+  }
+  // Data points carry a <title>; the legend's markers do not.
+  const std::regex circle(R"re(<circle cx="([-0-9.]+)" cy="([-0-9.]+)" r="([0-9.]+)"[^>]*><title>)re");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), circle); it != std::sregex_iterator(); ++it) {
+    const double x = std::stod((*it)[1].str()), y = std::stod((*it)[2].str()), r = std::stod((*it)[3].str());
+    out.markers.push_back({x - r, y - r, x + r, y + r});
+  }
+  return out;
+}
+
+// Every pair of labels apart, and no label over any marker.
+void expect_no_overlap(const std::string& svg, size_t labels) {
+  const auto b = parse_scatter(svg);
+  ASSERT_EQ(b.labels.size(), labels) << svg;
+  ASSERT_EQ(b.markers.size(), labels);
+  for (size_t i = 0; i < b.labels.size(); ++i) {
+    for (size_t j = i + 1; j < b.labels.size(); ++j) {
+      EXPECT_FALSE(b.labels[i].overlaps(b.labels[j])) << "'" << b.texts[i] << "' overlaps '" << b.texts[j] << "'";
+    }
+    for (size_t j = 0; j < b.markers.size(); ++j) {
+      EXPECT_FALSE(b.labels[i].overlaps(b.markers[j])) << "'" << b.texts[i] << "' covers point " << j;
+    }
+  }
+}
+
+}  // namespace
+
+TEST(ReportLabels, TextWidthEstimate) {
+  EXPECT_DOUBLE_EQ(report::estimated_text_width("abcd", 10), 24.0);  // 0.6 em a character
+  EXPECT_DOUBLE_EQ(report::estimated_text_width("–", 10), 6.0);      // one code point, three bytes
+  EXPECT_NEAR(report::estimated_text_width("abcd", 10, /*bold=*/true), 26.4, 1e-12);
+  const auto b = report::text_box("ab", 100, 50, 10);
+  EXPECT_DOUBLE_EQ(b.x0, 100);
+  EXPECT_DOUBLE_EQ(b.x1, 112);
+  EXPECT_DOUBLE_EQ(b.y0, 42);
+  EXPECT_DOUBLE_EQ(b.y1, 52.5);
+  EXPECT_TRUE(b.overlaps({111, 51, 120, 60}));
+  EXPECT_FALSE(b.overlaps({112, 40, 120, 60}));  // touching edges do not overlap
+}
+
+TEST(ReportLabels, CrowdedPointsKeepTheirLabelsApart) {
+  // Eight points within 5 % of each other in both coordinates, with long labels: the old layout
+  // stacked them on one another and over the points.
+  report::ScatterPlot plot;
+  for (int i = 0; i < 8; ++i) {
+    report::ScatterPoint p;
+    p.x = 10000 * (1.0 + 0.05 * i / 7.0);
+    p.y = 10.0 * (1.0 + 0.05 * ((i * 3) % 8) / 7.0);
+    p.label = "acdc-g-block m=" + std::to_string(8 + i) + " s=16 (" + experiments::fixed(p.y, 2) + " %)";
+    p.tooltip = p.label;
+    p.highlight = i == 0;
+    plot.points.push_back(p);
+  }
+  const auto svg = report::log_x_scatter_svg(plot);
+  expect_no_overlap(svg, 8);
+}
+
+TEST(ReportLabels, RandomCrowdsKeepTheirLabelsApart) {
+  // 100 seeded crowds of 8 points within 5 % of each other, labels of 10 to 30 characters.
+  uint64_t state = 7;
+  auto uniform = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state >> 11) / 9007199254740992.0;
+  };
+  for (int trial = 0; trial < 100; ++trial) {
+    report::ScatterPlot plot;
+    const double x0 = 1000 * (1 + 1000 * uniform()), y0 = 1 + 50 * uniform();
+    for (int i = 0; i < 8; ++i) {
+      report::ScatterPoint p;
+      p.x = x0 * (1 + 0.05 * uniform());
+      p.y = y0 * (1 + 0.05 * uniform());
+      p.label = std::string(10 + static_cast<size_t>(20 * uniform()), 'w');
+      p.highlight = i == 0;
+      plot.points.push_back(p);
+    }
+    SCOPED_TRACE("trial " + std::to_string(trial));
+    expect_no_overlap(report::log_x_scatter_svg(plot), 8);
+  }
+}
+
+TEST(ReportLabels, CoincidentPointsAndTheDocsSweep) {
+  // conv4 on Fashion-MNIST (docs/classify-fashion-mnist-conv4.csv): acdc-net m=8 and acdc-block
+  // m=8 are the same point, as are the two grouped variants.
+  std::vector<report::VariantRow> rows(6);
+  const std::vector<std::tuple<std::string, std::string, int64_t, double>> v = {
+      {"standard", "standard", 112330, 9.07},         {"acdc-net m=8", "acdc-net", 34218, 10.43},
+      {"acdc-net m=16", "acdc-net", 67274, 9.96},     {"acdc-block m=8", "acdc-block", 34218, 10.43},
+      {"acdc-g-net m=8 s=16", "acdc-g-net", 4362, 13.82}, {"acdc-g-block m=8 s=16", "acdc-g-block", 4362, 13.82}};
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].label = std::get<0>(v[i]);
+    rows[i].conv = std::get<1>(v[i]);
+    rows[i].params = std::get<2>(v[i]);
+    rows[i].test_error = std::get<3>(v[i]);
+  }
+  expect_no_overlap(report::sweep_svg(rows, "conv4"), 6);
+}
+
+TEST(ReportLabels, LayoutStaysInsideTheArea) {
+  std::vector<report::LabelRequest> requests;
+  for (int i = 0; i < 6; ++i) requests.push_back({400, 100, 5, "label " + std::to_string(i), false});
+  const report::Box area{0, 0, 500, 300};
+  const auto placed = report::layout_labels(requests, area, 12);
+  ASSERT_EQ(placed.size(), 6u);
+  for (size_t i = 0; i < placed.size(); ++i) {
+    EXPECT_TRUE(placed[i].clear) << i;
+    EXPECT_GE(placed[i].box.x0, area.x0);
+    EXPECT_LE(placed[i].box.x1, area.x1);
+    EXPECT_GE(placed[i].box.y0, area.y0);
+    EXPECT_LE(placed[i].box.y1, area.y1);
+    for (size_t j = 0; j < i; ++j) EXPECT_FALSE(placed[i].box.overlaps(placed[j].box)) << i << " " << j;
+  }
+  EXPECT_FALSE(placed[0].leader);  // the first label sits next to its point
+  // Twelve labels on one point: the later ones move out a ring, with a leader line.
+  requests.resize(12, requests.back());
+  const auto crowded = report::layout_labels(requests, area, 12);
+  for (size_t i = 0; i < crowded.size(); ++i) {
+    EXPECT_TRUE(crowded[i].clear) << i;
+    for (size_t j = 0; j < i; ++j) EXPECT_FALSE(crowded[i].box.overlaps(crowded[j].box)) << i << " " << j;
+  }
+  EXPECT_TRUE(crowded.back().leader);
+}
+
+// ---- line plots ----
+
+TEST(ReportPlot, LineSeries) {
+  report::LinePlot plot;
+  plot.title = "loss & more";
+  plot.x_label = "iteration";
+  plot.y_label = "loss";
+  plot.series = {{"run a", {{1, 2.0}, {2, 1.5}, {3, std::nan("")}, {4, 1.0}}, false},
+                 {"run <b>", {{2, 1.8}}, true},
+                 {"empty", {}, false}};
+  const auto svg = report::line_plot_svg(plot);
+  EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
+  EXPECT_NE(svg.find(">loss &amp; more</text>"), std::string::npos);
+  EXPECT_EQ(count(svg, "<polyline"), 1u);  // run a; run <b> has one point: a dot
+  EXPECT_EQ(count(svg, "<circle"), 1u);
+  // run a without its NaN: three vertices.
+  const auto at = svg.find("points=\"");
+  ASSERT_NE(at, std::string::npos);
+  const auto points = svg.substr(at + 8, svg.find('"', at + 8) - at - 8);
+  EXPECT_EQ(count(points, ","), 3u) << points;
+  EXPECT_NE(svg.find(">run &lt;b&gt;</text>"), std::string::npos);  // legend
+  EXPECT_NE(svg.find("stroke-dasharray"), std::string::npos);
+  EXPECT_EQ(svg.substr(svg.size() - 7), "</svg>\n");
+  // x from 1 to 4: whole ticks, no decimals.
+  EXPECT_NE(svg.find("text-anchor=\"middle\">4</text>"), std::string::npos);
+}
+
+// ---- the run comparison, over files written here ----
+
+namespace {
+
+namespace fs = std::filesystem;
+
+class ReportRuns : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("acdc_meta_report_" + std::to_string(::getpid()) + "_" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  std::string path(const std::string& name) const { return (root_ / name).string(); }
+  void write(const std::string& name, const std::string& text) const {
+    fs::create_directories((root_ / name).parent_path());
+    std::ofstream(path(name)) << text;
+  }
+  void train_run(const std::string& dir, const std::string& meta_lr, const std::string& metrics) const {
+    write(dir + "/config.ini", "# acdc-meta run configuration\nbackbone = conv4\nconv = acdc-net\natoms = 4\ngroup-size = 16\n"
+                               "iterations = 4\nmeta-lr = " + meta_lr + "\nseed = 0\n");
+    write(dir + "/metrics.csv", metrics);
+  }
+  fs::path root_;
+};
+
+const char* const kNewTrain =
+    "iteration,loss,accuracy,meta_lr,second_order,elapsed_seconds,val_accuracy,val_ci95\n"
+    "1,1.5,40,0.001,1,0.5,,\n2,1.2,50,0.001,1,1.0,45,3\n3,1.0,60,0.001,1,1.5,,\n4,0.9,62.5,0.001,1,2.0,44,2.5\n";
+// The same figures in the earlier layout: query accuracy a fraction, "seconds".
+const char* const kOldTrain =
+    "iteration,loss,accuracy,meta_lr,second_order,seconds,val_accuracy,val_ci95\n"
+    "1,1.5,0.4,0.001,1,0.5,,\n2,1.2,0.5,0.001,1,1.0,45,3\n3,1.0,0.6,0.001,1,1.5,,\n4,0.9,0.625,0.001,1,2.0,44,2.5\n";
+
+}  // namespace
+
+TEST_F(ReportRuns, OldAndNewMetricsReadAlike) {
+  write("new.csv", kNewTrain);
+  write("old.csv", kOldTrain);
+  const auto a = report::read_metrics_csv(path("new.csv")), b = report::read_metrics_csv(path("old.csv"));
+  EXPECT_EQ(a.columns, b.columns);
+  ASSERT_EQ(a.rows.size(), 4u);
+  ASSERT_EQ(b.rows.size(), 4u);
+  EXPECT_EQ(b.column("elapsed_seconds"), 5);
+  EXPECT_DOUBLE_EQ(b.rows[3][2], 62.5);
+  EXPECT_TRUE(std::isnan(b.rows[0][6]));
+  write("old-classify.csv", "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second\n"
+                            "1,0.05,0.5,80,0.6,78,12.5,400\n");
+  const auto c = report::read_metrics_csv(path("old-classify.csv"));
+  EXPECT_EQ(c.column("epoch_seconds"), 6);
+  EXPECT_DOUBLE_EQ(c.rows[0][3], 80.0);  // classify's accuracies were percent already
+}
+
+TEST_F(ReportRuns, BadMetricsLineIsNamed) {
+  write("short.csv", "iteration,loss\n1,0.5\n2\n");
+  try {
+    report::read_metrics_csv(path("short.csv"));
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), path("short.csv") + ": line 3: 1 cells, the header has 2");
+  }
+  write("word.csv", "iteration,loss\n1,abc\n");
+  try {
+    report::read_metrics_csv(path("word.csv"));
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), path("word.csv") + ": line 2: column 'loss' is 'abc', not a number");
+  }
+  EXPECT_THROW(report::read_metrics_csv(path("missing.csv")), std::invalid_argument);
+}
+
+TEST_F(ReportRuns, TableOfTwoTrainRunsAndASweep) {
+  train_run("a", "0.001", kNewTrain);
+  train_run("b", "0.01", kOldTrain);
+  write("a/eval-1shot.json", R"({"results": [{"ways": 5, "shots": 1, "episodes": 600, "accuracy": 55.5, "ci95": 0.75}],
+                                 "settings": {"parameters": 1234}})");
+  // A sweep directory: no config.ini, runs below.
+  train_run("sweep/x", "0.001", kNewTrain);
+  write("sweep/results.md", "not a run\n");
+  const auto dirs = report::expand_run_dirs({path("a"), path("b"), path("sweep")});
+  ASSERT_EQ(dirs.size(), 3u);
+  EXPECT_EQ(dirs[2], path("sweep") + "/x");
+  std::vector<report::RunRecord> runs;
+  for (const auto& d : dirs) runs.push_back(report::read_run(d));
+  EXPECT_EQ(runs[0].params, 1234);  // from the eval file's settings
+  const auto tables = report::comparison_tables(runs);
+  ASSERT_EQ(tables.size(), 1u);
+  const auto& t = tables[0];
+  std::vector<std::string> headers;
+  for (const auto& c : t.columns()) headers.push_back(c.header);
+  EXPECT_EQ(headers, (std::vector<std::string>{"run", "kind", "backbone", "conv", "m", "s", "params", "meta-lr", "final loss",
+                                               "final query acc (%)", "best val acc (%)", "at iteration",
+                                               "eval 5-way 1-shot (%)"}));
+  ASSERT_EQ(t.rows().size(), 3u);
+  // Figures from kNewTrain; run b's old file reads the same (62.5 % from 0.625).
+  EXPECT_EQ(t.rows()[0], (std::vector<std::string>{path("a"), "train", "conv4", "acdc-net", "4", "–", "1,234", "0.001",
+                                                   "0.9000", "62.50", "45.00", "2", "55.50 ± 0.75"}));
+  EXPECT_EQ(t.rows()[1][9], "62.50");
+  EXPECT_EQ(t.rows()[1][7], "0.01");
+  EXPECT_EQ(t.rows()[1][12], "–");
+  const auto json = report::report_json(runs);
+  EXPECT_NE(json.find("\"best_val_iteration\": 2"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"meta-lr\": \"0.01\""), std::string::npos) << json;
+  const auto svgs = report::curve_svgs(runs);
+  ASSERT_EQ(svgs.size(), 3u);
+  EXPECT_EQ(svgs[0].first, "loss.svg");
+  EXPECT_EQ(svgs[1].first, "query-accuracy.svg");
+  EXPECT_EQ(svgs[2].first, "validation-accuracy.svg");
+  EXPECT_EQ(count(svgs[2].second, "<polyline"), 3u);
+}
+
+TEST_F(ReportRuns, BadInputsNameTheFile) {
+  write("file.txt", "x");
+  fs::create_directories(path("empty"));
+  train_run("notrain", "0.1", kNewTrain);
+  write("notrain/config.ini", "backbone = conv4\n");
+  auto message = [](const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message([&] { report::expand_run_dirs({path("file.txt")}); }).rfind(path("file.txt") + ": not a directory", 0), 0u);
+  EXPECT_EQ(message([&] { report::expand_run_dirs({path("nothing")}); }).rfind(path("nothing") + ": no such directory", 0), 0u);
+  EXPECT_EQ(message([&] { report::expand_run_dirs({path("empty")}); }).rfind(path("empty") + "/config.ini: missing", 0), 0u);
+  EXPECT_EQ(message([&] { report::read_run(path("notrain")); }).rfind(path("notrain") + "/config.ini: neither", 0), 0u);
+  train_run("badeval", "0.1", kNewTrain);
+  write("badeval/eval.json", "{\"results\": 3}");
+  EXPECT_EQ(message([&] { report::read_run(path("badeval")); }).rfind(path("badeval") + "/eval.json: field 'results'", 0), 0u);
+}
+
+TEST_F(ReportRuns, SweepCsvReadsBack) {
+  write("results.csv", report::sweep_csv(sweep_rows()));
+  const auto rows = report::read_sweep_csv(path("results.csv"));
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(report::sweep_csv(rows), report::sweep_csv(sweep_rows()));  // every column round-trips
+  write("bad.csv", "variant,x\n");
+  EXPECT_THROW(report::read_sweep_csv(path("bad.csv")), std::invalid_argument);
+}
+
+TEST(ReportNumbers, PercentOfFraction) {
+  EXPECT_EQ(experiments::percent_of_fraction(0.57), "57");  // 100 * 0.57 is 56.99999999999999 in double
+  EXPECT_EQ(experiments::percent_of_fraction(0.625), "62.5");
+  EXPECT_EQ(experiments::percent_of_fraction(1.0 / 3.0), "33.3333333333333");
+  EXPECT_EQ(experiments::percent_of_fraction(0.0), "0");
+  EXPECT_EQ(experiments::percent_of_fraction(1.0), "100");
 }

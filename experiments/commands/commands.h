@@ -20,6 +20,7 @@ int cmd_eval(const Args& args);    // cmd_eval.cpp
 int cmd_adapt(const Args& args);   // cmd_adapt.cpp (training/adapt.cpp: few-shot on the user's images)
 int cmd_export(const Args& args);  // cmd_export.cpp
 int cmd_classify(const Args& args);
-int cmd_analyze(const Args& args);   // cmd_analyze.cpp (analyze.cpp: outputs, analysis.cpp: maths)  // cmd_classify.cpp (classify.cpp: training loop, sweep report)
+int cmd_analyze(const Args& args);
+int cmd_report(const Args& args);    // cmd_report.cpp (report/run_report.cpp: runs compared, curves)   // cmd_analyze.cpp (analyze.cpp: outputs, analysis.cpp: maths)  // cmd_classify.cpp (classify.cpp: training loop, sweep report)
 
 }  // namespace experiments

@@ -38,6 +38,7 @@ const std::vector<Command>& commands() {
       {"classify", "supervised train/test on a dataset's own split; --sweep compares conv variants (Table 1)", cmd_classify},
       {"analyze", "the paper's analyses of a checkpoint: rank (effective ranks, §2.2), cam (per-layer CAM, Fig. 8)",
        cmd_analyze},
+      {"report", "compare runs (train, classify, sweeps): one table, training curves as SVG", cmd_report},
 #endif
   };
   return table;

@@ -25,6 +25,8 @@ std::string round_trip(double v) {
   return text;
 }
 
+std::string percent_of_fraction(double fraction) { return significant(100.0 * fraction, 15); }
+
 std::string grouped(int64_t v) {
   // Through the unsigned magnitude, so the most negative value has one too.
   const uint64_t magnitude = v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);

@@ -22,6 +22,10 @@ std::string significant(double v, int digits);
 // and messages that must round-trip; the same text as experiments::format_double.
 std::string round_trip(double v);
 
+// 100 * fraction as the shortest text at 15 significant digits, so that the rounding of the
+// multiplication does not show: 0.57 -> "57" (not "56.99999999999999"), 1.0 / 3 -> "33.3333333333333".
+std::string percent_of_fraction(double fraction);
+
 // Thousands grouped with commas: 1234567 -> "1,234,567", -1000 -> "-1,000".
 std::string grouped(int64_t v);
 

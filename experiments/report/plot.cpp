@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
@@ -41,6 +42,27 @@ std::string si_label(double v) {
   if (v >= 1e6) return round_trip(v / 1e6) + "M";
   if (v >= 1e3) return round_trip(v / 1e3) + "k";
   return round_trip(v);
+}
+
+// The tick step for `span`: 1, 2, 2.5 or 5 times a power of ten, the smallest that cuts it into
+// at most `most` intervals; `whole`: a whole number, without 2.5 (iterations, epochs).
+double tick_step(double span, int most, bool whole = false) {
+  if (!(span > 0) || !std::isfinite(span)) return 1.0;
+  const double power = std::pow(10.0, std::floor(std::log10(span / most)));
+  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0}) {
+    if (whole && (m == 2.5 || m * power < 1)) continue;
+    if (span / (m * power) <= most) return m * power;
+  }
+  return 10.0 * power;
+}
+
+// A tick value as text: as many decimals as the step needs ("0.25", "1.5", "2000").
+std::string tick_text(double v, double step) {
+  int decimals = 0;
+  while (decimals < 6 && std::abs(step * std::pow(10.0, decimals) - std::round(step * std::pow(10.0, decimals))) > 1e-9) {
+    ++decimals;
+  }
+  return fixed_unsigned_zero(v, decimals);
 }
 
 }  // namespace
@@ -107,34 +129,36 @@ std::string log_x_scatter_svg(const ScatterPlot& plot) {
     << xml_escape(plot.x_label) << "</text>\n"
     << "<text transform=\"translate(18," << num(kTop + ph / 2) << ") rotate(-90)\" text-anchor=\"middle\">"
     << xml_escape(plot.y_label) << "</text>\n";
-  // Points with labels; a label that would overlap an earlier one moves down a line.
-  std::vector<std::pair<double, double>> placed;
+  // Points first (every label is laid out around all of them), then leader lines and labels.
+  std::vector<LabelRequest> requests;
   for (const auto& p : points) {
-    const double x = X(p.x), y = Y(p.y);
+    const double x = X(p.x), y = Y(p.y), r = p.highlight ? 7 : 5;
     if (p.y_error > 0) {  // the error bar (with 8 px caps), under the marker
       const double lo = Y(p.y - p.y_error), hi = Y(p.y + p.y_error);
       s << "<path d=\"M" << num(x) << " " << num(lo) << "V" << num(hi) << "M" << num(x - 4) << " " << num(lo) << "H"
         << num(x + 4) << "M" << num(x - 4) << " " << num(hi) << "H" << num(x + 4) << "\" stroke=\"#555555\"/>\n";
     }
-    s << "<circle cx=\"" << num(x) << "\" cy=\"" << num(y) << "\" r=\"" << (p.highlight ? 7 : 5) << "\" fill=\""
+    s << "<circle cx=\"" << num(x) << "\" cy=\"" << num(y) << "\" r=\"" << r << "\" fill=\""
       << (p.highlight ? "#d62728" : "#1f77b4") << "\" stroke=\"black\" stroke-width=\"" << (p.highlight ? 1.5 : 0.5)
       << "\"><title>" << xml_escape(p.tooltip) << "</title></circle>\n";
-    double ly = y - 8;
-    bool moved = true;
-    while (moved) {
-      moved = false;
-      for (const auto& [px, py] : placed) {
-        // `below > ly`: py + 13 may round to a number less than 13 away from py, and moving
-        // the label to where it already is would loop for ever.
-        const double below = py + 13;
-        if (std::abs(px - x) < 120 && std::abs(py - ly) < 13 && below > ly) {
-          ly = below;
-          moved = true;
-        }
-      }
-    }
-    placed.emplace_back(x, ly);
-    s << "<text x=\"" << num(x + 9) << "\" y=\"" << num(ly) << "\""
+    requests.push_back({x, y, r, p.label, p.highlight});
+  }
+  const auto placed = layout_labels(requests, {kLeft, kTop, kLeft + pw, kTop + ph}, 12);
+  for (size_t i = 0; i < placed.size(); ++i) {
+    const auto& l = placed[i];
+    if (!l.leader) continue;
+    // From the marker's edge to the nearest point of the label's box.
+    const auto& q = requests[i];
+    const double bx = std::clamp(q.x, l.box.x0, l.box.x1), by = std::clamp(q.y, l.box.y0, l.box.y1);
+    const double len = std::hypot(bx - q.x, by - q.y);
+    if (len <= q.radius + 1) continue;
+    const double ax = q.x + (bx - q.x) * q.radius / len, ay = q.y + (by - q.y) * q.radius / len;
+    s << "<line x1=\"" << num(ax) << "\" y1=\"" << num(ay) << "\" x2=\"" << num(bx) << "\" y2=\"" << num(by)
+      << "\" stroke=\"#888888\" stroke-width=\"0.8\"/>\n";
+  }
+  for (size_t i = 0; i < placed.size(); ++i) {
+    const auto& p = points[i];
+    s << "<text class=\"point-label\" x=\"" << num(placed[i].x) << "\" y=\"" << num(placed[i].baseline) << "\""
       << (p.highlight ? " font-weight=\"bold\" fill=\"#d62728\"" : "") << ">" << xml_escape(p.label) << "</text>\n";
   }
   // Legend.
@@ -214,6 +238,182 @@ std::string symmetric_heatmap_svg(const SymmetricHeatmap& map) {
   s << "<text x=\"" << bx + 22 << "\" y=\"" << kTop + bh << "\">" << fixed(lo, 3) << "</text>\n";
   s << "<text x=\"" << w / 2 << "\" y=\"" << h - 14 << "\" text-anchor=\"middle\" fill=\"#555\">" << xml_escape(map.footer)
     << "</text>\n</svg>\n";
+  return s.str();
+}
+
+// ---- label layout ----
+
+double estimated_text_width(const std::string& text, double font_size, bool bold) {
+  size_t chars = 0;
+  for (unsigned char c : text) chars += (c & 0xC0) != 0x80;  // UTF-8: count lead bytes only
+  return 0.6 * font_size * static_cast<double>(chars) * (bold ? 1.1 : 1.0);
+}
+
+Box text_box(const std::string& text, double x, double baseline, double font_size, bool bold) {
+  return {x, baseline - 0.8 * font_size, x + estimated_text_width(text, font_size, bold), baseline + 0.25 * font_size};
+}
+
+namespace {
+
+double overlap_area(const Box& a, const Box& b) {
+  const double w = std::min(a.x1, b.x1) - std::max(a.x0, b.x0), h = std::min(a.y1, b.y1) - std::max(a.y0, b.y0);
+  return w > 0 && h > 0 ? w * h : 0.0;
+}
+
+bool inside(const Box& b, const Box& area) { return b.x0 >= area.x0 && b.x1 <= area.x1 && b.y0 >= area.y0 && b.y1 <= area.y1; }
+
+}  // namespace
+
+std::vector<PlacedLabel> layout_labels(const std::vector<LabelRequest>& labels, const Box& area, double font_size) {
+  std::vector<Box> markers;
+  for (const auto& l : labels) {
+    const double r = l.radius + 1;
+    markers.push_back({l.x - r, l.y - r, l.x + r, l.y + r});
+  }
+  // Directions in order of preference: right, left, above, below, then the diagonals.
+  static const double kDirections[8][2] = {{1, 0}, {-1, 0}, {0, -1}, {0, 1}, {1, -1}, {1, 1}, {-1, -1}, {-1, 1}};
+  constexpr double kGap = 3, kRing = 14;
+  const double rings = std::ceil(std::max(area.x1 - area.x0, area.y1 - area.y0) / kRing);
+  std::vector<PlacedLabel> out;
+  std::vector<Box> taken;
+  for (const auto& l : labels) {
+    const double w = estimated_text_width(l.text, font_size, l.bold), h = 1.05 * font_size;
+    PlacedLabel best;
+    double best_cost = std::numeric_limits<double>::infinity();
+    bool found = false;
+    for (int ring = 0; ring <= rings && !found; ++ring) {
+      for (const auto& d : kDirections) {
+        const double reach = l.radius + kGap + ring * kRing;
+        // The box's near edge (or centre, along an axis the direction does not move on) at `reach`.
+        const double ax = l.x + d[0] * reach, ay = l.y + d[1] * reach;
+        const double x0 = d[0] > 0 ? ax : d[0] < 0 ? ax - w : ax - w / 2;
+        const double y0 = d[1] > 0 ? ay : d[1] < 0 ? ay - h : ay - h / 2;
+        PlacedLabel c;
+        c.x = x0;
+        c.baseline = y0 + 0.8 * font_size;
+        c.box = text_box(l.text, c.x, c.baseline, font_size, l.bold);
+        c.leader = ring > 0 || (d[0] != 0 && d[1] != 0);  // away, or at a corner: a line says whose it is
+        if (!inside(c.box, area)) continue;
+        // 1 px apart at least, so that the coordinates as written (to 0.1 px) keep them apart.
+        const Box padded{c.box.x0 - 1, c.box.y0 - 1, c.box.x1 + 1, c.box.y1 + 1};
+        double cost = 0;
+        for (const auto& b : taken) cost += overlap_area(padded, b);
+        for (const auto& m : markers) cost += overlap_area(padded, m);
+        if (cost == 0) {
+          best = c;
+          found = true;
+          break;
+        }
+        if (cost < best_cost) {
+          best_cost = cost;
+          best = c;
+        }
+      }
+    }
+    if (!found && !std::isfinite(best_cost)) {
+      // Wider than the area: right of the point, as before.
+      best.x = l.x + l.radius + kGap;
+      best.baseline = l.y + 0.3 * font_size;
+      best.box = text_box(l.text, best.x, best.baseline, font_size, l.bold);
+    }
+    best.clear = found;
+    taken.push_back(best.box);
+    out.push_back(best);
+  }
+  return out;
+}
+
+// ---- line series ----
+
+std::string tab10(size_t i) {
+  static const char* const colours[10] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  return colours[i % 10];
+}
+
+std::string line_plot_svg(const LinePlot& plot) {
+  constexpr double kLeft = 70, kTop = 44, kBottom = 56, kFont = 12, kPlotW = 460;
+  double legend_w = 0;
+  for (const auto& series : plot.series) legend_w = std::max(legend_w, estimated_text_width(series.name, kFont));
+  const double kRight = std::max(150.0, 16 + 28 + legend_w + 12);
+  const double w = kLeft + kPlotW + kRight, h = std::max(440.0, kTop + 20.0 * static_cast<double>(plot.series.size()) + 20);
+  const double pw = kPlotW, ph = h - kTop - kBottom;
+  double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin, ymin = xmin, ymax = -xmin;
+  for (const auto& series : plot.series) {
+    for (const auto& [x, y] : series.points) {
+      if (!std::isfinite(x) || !std::isfinite(y)) continue;
+      xmin = std::min(xmin, x), xmax = std::max(xmax, x), ymin = std::min(ymin, y), ymax = std::max(ymax, y);
+    }
+  }
+  if (!std::isfinite(xmin)) xmin = 0, xmax = 1, ymin = 0, ymax = 1;
+  if (xmax <= xmin) xmin -= 0.5, xmax += 0.5;
+  if (ymax <= ymin) ymin -= 0.5, ymax += 0.5;
+  // Whole-number x values (iterations, epochs) get whole-number ticks.
+  bool whole_x = true;
+  for (const auto& series : plot.series) {
+    for (const auto& [x, y] : series.points) whole_x = whole_x && (!std::isfinite(x) || x == std::round(x));
+  }
+  const double xstep = tick_step(xmax - xmin, 8, whole_x);
+  const double ystep = tick_step((ymax - ymin) * 1.1, 8);
+  const double x0 = std::floor(xmin / xstep) * xstep, x1 = std::ceil(xmax / xstep) * xstep;
+  const double y0 = std::floor((ymin - 0.05 * (ymax - ymin)) / ystep) * ystep;
+  const double y1 = std::ceil((ymax + 0.05 * (ymax - ymin)) / ystep) * ystep;
+  auto X = [&](double x) { return kLeft + pw * (x - x0) / (x1 - x0); };
+  auto Y = [&](double y) { return kTop + ph * (1.0 - (y - y0) / (y1 - y0)); };
+  auto num = [](double v) { return fixed(v, 1); };
+
+  std::ostringstream s;
+  s << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << num(w) << "\" height=\"" << num(h) << "\" viewBox=\"0 0 "
+    << num(w) << " " << num(h) << "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
+    << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    << "<text x=\"" << num(kLeft + pw / 2) << "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">"
+    << xml_escape(plot.title) << "</text>\n";
+  s << "<g stroke=\"#dddddd\" stroke-width=\"1\">\n";
+  std::ostringstream labels;
+  const int xticks = static_cast<int>(std::round((x1 - x0) / xstep)), yticks = static_cast<int>(std::round((y1 - y0) / ystep));
+  for (int i = 0; i <= xticks; ++i) {
+    const double v = x0 + i * xstep, x = X(v);
+    s << "<line x1=\"" << num(x) << "\" y1=\"" << num(kTop) << "\" x2=\"" << num(x) << "\" y2=\"" << num(kTop + ph) << "\"/>\n";
+    labels << "<text x=\"" << num(x) << "\" y=\"" << num(kTop + ph + 18) << "\" text-anchor=\"middle\">" << tick_text(v, xstep)
+           << "</text>\n";
+  }
+  for (int i = 0; i <= yticks; ++i) {
+    const double v = y0 + i * ystep, y = Y(v);
+    s << "<line x1=\"" << num(kLeft) << "\" y1=\"" << num(y) << "\" x2=\"" << num(kLeft + pw) << "\" y2=\"" << num(y) << "\"/>\n";
+    labels << "<text x=\"" << num(kLeft - 8) << "\" y=\"" << num(y + 4) << "\" text-anchor=\"end\">" << tick_text(v, ystep)
+           << "</text>\n";
+  }
+  s << "</g>\n" << labels.str();
+  s << "<rect x=\"" << num(kLeft) << "\" y=\"" << num(kTop) << "\" width=\"" << num(pw) << "\" height=\"" << num(ph)
+    << "\" fill=\"none\" stroke=\"#333333\"/>\n"
+    << "<text x=\"" << num(kLeft + pw / 2) << "\" y=\"" << num(h - 14) << "\" text-anchor=\"middle\">"
+    << xml_escape(plot.x_label) << "</text>\n"
+    << "<text transform=\"translate(18," << num(kTop + ph / 2) << ") rotate(-90)\" text-anchor=\"middle\">"
+    << xml_escape(plot.y_label) << "</text>\n";
+  for (size_t i = 0; i < plot.series.size(); ++i) {
+    const auto& series = plot.series[i];
+    std::vector<std::pair<double, double>> valid;
+    for (const auto& [x, y] : series.points) {
+      if (std::isfinite(x) && std::isfinite(y)) valid.emplace_back(X(x), Y(y));
+    }
+    const std::string colour = tab10(i);
+    if (valid.size() == 1) {
+      s << "<circle cx=\"" << num(valid[0].first) << "\" cy=\"" << num(valid[0].second) << "\" r=\"3\" fill=\"" << colour
+        << "\"><title>" << xml_escape(series.name) << "</title></circle>\n";
+    } else if (valid.size() > 1) {
+      s << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"1.8\""
+        << (series.dashed ? " stroke-dasharray=\"6 4\"" : "") << " points=\"";
+      for (size_t k = 0; k < valid.size(); ++k) s << (k ? " " : "") << num(valid[k].first) << "," << num(valid[k].second);
+      s << "\"><title>" << xml_escape(series.name) << "</title></polyline>\n";
+    }
+    // Legend entry, right of the data area.
+    const double lx = kLeft + pw + 16, ly = kTop + 10 + 20.0 * static_cast<double>(i);
+    s << "<line x1=\"" << num(lx) << "\" y1=\"" << num(ly) << "\" x2=\"" << num(lx + 22) << "\" y2=\"" << num(ly)
+      << "\" stroke=\"" << colour << "\" stroke-width=\"2.5\"" << (series.dashed ? " stroke-dasharray=\"6 4\"" : "")
+      << "/>\n<text x=\"" << num(lx + 28) << "\" y=\"" << num(ly + 4) << "\">" << xml_escape(series.name) << "</text>\n";
+  }
+  s << "</svg>\n";
   return s.str();
 }
 

@@ -104,19 +104,50 @@ void write_text_file(const std::string& path, const std::string& text) {
   file.commit();
 }
 
+namespace {
+
+// metrics.csv before the accuracies were all percent and the seconds column was named for what
+// it holds: a resumed old run is rewritten in the current layout, so that it continues in one.
+const char* const kOldTrainHeader = "iteration,loss,accuracy,meta_lr,second_order,seconds,val_accuracy,val_ci95";
+const char* const kNewTrainHeader = "iteration,loss,accuracy,meta_lr,second_order,elapsed_seconds,val_accuracy,val_ci95";
+const char* const kOldClassifyHeader =
+    "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second";
+const char* const kNewClassifyHeader =
+    "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,images_per_second";
+
+// An old train row with its query accuracy (the third cell, a fraction) in percent.
+std::string accuracy_to_percent(const std::string& row, const std::string& path) {
+  const auto a = row.find(','), b = row.find(',', a + 1), c = row.find(',', b + 1);
+  if (a == std::string::npos || b == std::string::npos || c == std::string::npos) {
+    throw std::invalid_argument(path + ": row '" + row + "' has fewer cells than its header");
+  }
+  double fraction = 0.0;
+  try {
+    fraction = std::stod(row.substr(b + 1, c - b - 1));
+  } catch (const std::exception&) {
+    throw std::invalid_argument(path + ": row '" + row + "': accuracy is not a number");
+  }
+  return row.substr(0, b + 1) + percent_of_fraction(fraction) + row.substr(c);
+}
+
+}  // namespace
+
 void truncate_metrics(const std::string& path, int64_t last) {
   std::ifstream in(path);
   if (!in) return;
   std::string kept, line;
-  bool header = true;
+  bool header = true, old_train = false;
   while (std::getline(in, line)) {
     if (header) {
+      old_train = line == kOldTrainHeader;
+      if (old_train) line = kNewTrainHeader;
+      if (line == kOldClassifyHeader) line = kNewClassifyHeader;
       kept += line + "\n";
       header = false;
       continue;
     }
     if (line.empty()) continue;
-    if (std::stoll(line.substr(0, line.find(','))) <= last) kept += line + "\n";
+    if (std::stoll(line.substr(0, line.find(','))) <= last) kept += (old_train ? accuracy_to_percent(line, path) : line) + "\n";
   }
   in.close();
   write_text_file(path, kept);

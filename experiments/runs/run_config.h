@@ -45,7 +45,9 @@ class RunConfig {
 // Writes `text` to `path` atomically (temporary name, then rename).
 void write_text_file(const std::string& path, const std::string& text);
 // Keeps the header and the rows of a metrics CSV whose first column is <= `last` (a resumed
-// run rewrites the rest); a missing file is left missing.
+// run rewrites the rest); a missing file is left missing. A file in the earlier layout
+// (train: "seconds", query accuracy a fraction; classify: "seconds") is rewritten in the current
+// one (elapsed_seconds / epoch_seconds, accuracy in percent).
 void truncate_metrics(const std::string& path, int64_t last);
 
 // Text form of a double that parses back to the same value, as short as possible.

@@ -226,8 +226,9 @@ ClassifyResult run_classification(const ClassifyRequest& o) {
   // ---- run directory: this process's alone until the run ends ----
   run.lock(/*fresh=*/!resuming);
   const auto config = table.to_config(s);
-  const std::vector<std::string> columns = {"epoch",     "lr",           "train_loss", "train_accuracy",
-                                            "test_loss", "test_accuracy", "seconds",    "images_per_second"};
+  // Accuracies in percent; epoch_seconds: the epoch's training time (testing excluded).
+  const std::vector<std::string> columns = {"epoch",     "lr",            "train_loss",    "train_accuracy",
+                                            "test_loss", "test_accuracy", "epoch_seconds", "images_per_second"};
   MetricsWriter metrics(run, columns);
   CheckpointInfo info;
   int64_t start = 0;
@@ -321,7 +322,7 @@ ClassifyResult run_classification(const ClassifyRequest& o) {
                   {"lr", format_double(lr)},
                   {"train_loss", format_double(train_loss)},
                   {"train_accuracy", format_double(train_acc)},
-                  {"seconds", fixed(epoch_seconds, 3)},
+                  {"epoch_seconds", fixed(epoch_seconds, 3)},
                   {"images_per_second", fixed(epoch_seconds > 0 ? seen / epoch_seconds : 0.0, 1)}};
   };
   Evaluation testing(

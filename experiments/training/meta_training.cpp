@@ -146,8 +146,9 @@ void meta_train(const MetaTrainRequest& request) {
   const auto config = table.to_config(s);
   CheckpointInfo info;
   info.config = config;
+  // accuracy and val_accuracy in percent; elapsed_seconds since this invocation started.
   const std::vector<std::string> columns = {"iteration", "loss", "accuracy", "meta_lr", "second_order",
-                                            "seconds", "val_accuracy", "val_ci95"};
+                                            "elapsed_seconds", "val_accuracy", "val_ci95"};
   MetricsWriter metrics(run, columns);
   int64_t start = 0;
   if (resume) {
@@ -214,10 +215,10 @@ void meta_train(const MetaTrainRequest& request) {
     unit.accuracy = m.accuracy;
     unit.cells = {{"iteration", std::to_string(unit.done())},
                   {"loss", format_double(m.loss)},
-                  {"accuracy", format_double(m.accuracy)},
+                  {"accuracy", percent_of_fraction(m.accuracy)},
                   {"meta_lr", format_double(maml.meta_lr_at(it))},
                   {"second_order", maml.first_order_at(it) ? "0" : "1"},
-                  {"seconds", fixed(seconds, 3)}};
+                  {"elapsed_seconds", fixed(seconds, 3)}};
   };
   Evaluation validation(
       s.val_every, iterations,
