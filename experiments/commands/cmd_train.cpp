@@ -23,12 +23,12 @@ int cmd_train(const Args& args) {
   meta_train_settings().add_options(desc);
   desc.add_options()
       ("out", po::value<std::string>(), "run directory (created)")
-      ("resume", po::bool_switch(), "continue the run in --out from its last checkpoint")
-      ("stop-after", po::value<int64_t>()->default_value(0),
-       "exit after N iterations of this invocation without a checkpoint, as a kill would (0 = off; for tests)");
+      ("resume", po::bool_switch(), "continue the run in --out from its last checkpoint");
   add_group_options(desc);
+  po::options_description hidden;
+  add_test_hooks(hidden, "iterations");
   po::variables_map vm;
-  if (!parse_args("train", kUsage, args, desc, vm, /*config_flag=*/true)) return 0;
+  if (!parse_args("train", kUsage, args, desc, vm, /*config_flag=*/true, &hidden)) return 0;
   if (!vm.count("out")) throw UsageError("--out RUN_DIR is required");
   MetaTrainRequest request;
   request.out = vm["out"].as<std::string>();
