@@ -1,4 +1,5 @@
 #include "acdc/acdc_conv.h"
+#include "acdc/group_size.h"
 
 #include "acdc/conv_autograd.h"
 
@@ -121,22 +122,15 @@ int64_t SharingPlan::add(const ConvSpec& spec) {
     conv.own_params_ = store_->at(spec.name + ".weight").numel();
   } else if (is_grouped(conv.type_)) {
     const int64_t s = options_.group_size;
-    if (spec.in_channels > s && spec.in_channels % s != 0) {
-      throw std::invalid_argument(layer_error(spec, "group size " + std::to_string(s) + " does not divide its " +
-                                                        std::to_string(spec.in_channels) + " input channels"));
-    }
-    if (spec.out_channels > s && spec.out_channels % s != 0) {
-      throw std::invalid_argument(layer_error(spec, "group size " + std::to_string(s) + " does not divide its " +
-                                                        std::to_string(spec.out_channels) + " output channels"));
+    const auto problem = group_size_problem(s, spec.in_channels, spec.out_channels);
+    if (!problem.empty()) {
+      const auto sizes = valid_group_sizes(spec.in_channels, spec.out_channels);
+      throw GroupSizeError(layer_error(spec, problem), sizes);
     }
     conv.groups_ = std::max<int64_t>(1, spec.in_channels / s);
     conv.atom_groups_ = std::max<int64_t>(1, spec.out_channels / s);
     conv.slice_in_ = std::min(spec.in_channels, s);
     conv.slice_out_ = std::min(spec.out_channels, s);
-    if (spec.out_channels % conv.groups_ != 0) {
-      throw std::invalid_argument(layer_error(spec, std::to_string(spec.out_channels) + " output channels do not split into " +
-                                                        std::to_string(conv.groups_) + " groups of group size " + std::to_string(s)));
-    }
     conv.atoms_slot_ = store_->add(spec.name + ".atoms", atoms_init(options_, conv.atom_groups_, k), Role::kAtoms);
     conv.own_params_ = conv.atom_groups_ * options_.atoms * k * k;
   } else {
@@ -187,6 +181,41 @@ void SharingPlan::finalize() {
     c.coeff_slot_ = store_->slot(c.coeff_name_);
     if (sharing_scope(options_.type) == Scope::kLayer) c.own_params_ += store_->at(c.coeff_name_).numel();
   }
+}
+
+std::string group_size_problem(int64_t s, int64_t in_channels, int64_t out_channels) {
+  if (in_channels > s && in_channels % s != 0) {
+    return "group size " + std::to_string(s) + " does not divide its " + std::to_string(in_channels) + " input channels";
+  }
+  if (out_channels > s && out_channels % s != 0) {
+    return "group size " + std::to_string(s) + " does not divide its " + std::to_string(out_channels) +
+           " output channels";
+  }
+  const int64_t groups = std::max<int64_t>(1, in_channels / s);
+  if (out_channels % groups != 0) {
+    return std::to_string(out_channels) + " output channels do not split into " + std::to_string(groups) +
+           " groups of group size " + std::to_string(s);
+  }
+  return "";
+}
+
+std::vector<int64_t> valid_group_sizes(int64_t in_channels, int64_t out_channels) {
+  std::vector<int64_t> out;
+  for (int64_t s = 1; s <= std::max(in_channels, out_channels); ++s) {
+    if (group_size_problem(s, in_channels, out_channels).empty()) out.push_back(s);
+  }
+  return out;
+}
+
+GroupSizeError::GroupSizeError(std::string problem_, std::vector<int64_t> sizes)
+    : std::invalid_argument(problem_ + "; valid sizes for this layer: " + join_sizes(sizes)),
+      problem(std::move(problem_)),
+      layer_sizes(std::move(sizes)) {}
+
+std::string join_sizes(const std::vector<int64_t>& sizes) {
+  std::string out;
+  for (const auto s : sizes) out += (out.empty() ? "" : ", ") + std::to_string(s);
+  return out;
 }
 
 }  // namespace acdc

@@ -2,6 +2,8 @@
 
 #include "backbones/builders.h"
 
+#include "acdc/group_size.h"
+
 #include <stdexcept>
 
 namespace backbones {
@@ -81,7 +83,28 @@ std::string backbone_list() {
 
 std::unique_ptr<Backbone> make_backbone(const BackboneOptions& options) {
   for (const auto& e : entries()) {
-    if (e.matches(options.name)) return e.build(options);
+    if (!e.matches(options.name)) continue;
+    try {
+      return e.build(options);
+    } catch (const acdc::GroupSizeError& error) {
+      // The sizes that work for every layer: of the refusing layer's, those the whole network
+      // takes (a few builds, on this error path only).
+      std::vector<int64_t> valid;
+      for (const auto size : error.layer_sizes) {
+        auto probe = options;
+        probe.conv.group_size = size;
+        try {
+          e.build(probe);
+          valid.push_back(size);
+        } catch (const acdc::GroupSizeError&) {
+        }
+      }
+      const std::string network =
+          options.name + (options.name == "conv4" ? " width " + std::to_string(options.width) : std::string());
+      throw std::invalid_argument(error.problem + "; valid sizes for " + network + ": " +
+                                  (valid.empty() ? std::string("none up to that layer's channels")
+                                                 : acdc::join_sizes(valid)));
+    }
   }
   throw std::invalid_argument("unknown backbone '" + options.name + "' (expected one of: " + backbone_list() + ")");
 }

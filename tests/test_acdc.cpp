@@ -379,6 +379,9 @@ TEST(Validation, BadConfigurationsNameTheBadValue) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("group size 48"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("layer3.conv"), std::string::npos) << e.what();
+    // Issue 14, item 4: the sizes the layer accepts (the divisors of 64).
+    EXPECT_NE(std::string(e.what()).find("valid sizes for this layer: 1, 2, 4, 8, 16, 32, 64"), std::string::npos)
+        << e.what();
   }
 
   try {

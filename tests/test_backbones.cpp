@@ -23,6 +23,27 @@ backbones::BackboneOptions conv4_options(const std::string& conv = "acdc-net") {
   return o;
 }
 
+// Issue 14, item 4: a group size some layer refuses names the sizes every layer takes. Conv4 of
+// width 64 on 1 channel: the divisors of 64 (the first layer's 1 input channel fits any size);
+// on 3 channels, 1 and 2 split the 3 input channels unevenly and are left out.
+TEST(GroupSize, RefusedSizeListsTheNetworksValidSizes) {
+  auto o = conv4_options("acdc-g-net");
+  o.width = 64;
+  o.conv.group_size = 48;
+  for (const auto& [channels, sizes] : std::vector<std::pair<int64_t, std::string>>{
+           {1, "1, 2, 4, 8, 16, 32, 64"}, {3, "4, 8, 16, 32, 64"}}) {
+    o.in_channels = channels;
+    try {
+      backbones::make_backbone(o);
+      FAIL() << "group size 48 accepted";
+    } catch (const std::invalid_argument& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("group size 48 does not divide its 64 "), std::string::npos) << what;
+      EXPECT_NE(what.find("valid sizes for conv4 width 64: " + sizes), std::string::npos) << what;
+    }
+  }
+}
+
 TEST(ForwardWith, OwnParametersEqualPlainForwardBitForBit) {
   torch::manual_seed(0);
   auto net = backbones::make_backbone(conv4_options());
@@ -508,6 +529,33 @@ TEST(BatchNormModes, PerStepKeepsSeparateStatisticsPerStep) {
   auto y2 = net->forward(x, f);
   EXPECT_FALSE(torch::allclose(y0, y1));
   EXPECT_FALSE(torch::allclose(y1, y2));
+}
+
+// Issue 14, item 10: --bn per-step with more test steps than training steps (--inner-steps-test
+// 10, --inner-steps 5) is allowed, as README says: the steps beyond the last set of statistics
+// use the last set (a network built with 3 sets evaluates steps 3 and 9 as step 2).
+TEST(BatchNormModes, PerStepEvaluationBeyondTheTrainedStepsUsesTheLastSet) {
+  torch::manual_seed(8);
+  auto net = backbones::make_backbone(bn_options(3));
+  auto x = small_input(*net, 4) * 2 + 1;
+  backbones::ForwardOptions f;
+  f.bn = backbones::BnMode::kPerStep;
+  f.training = true;
+  f.update_running_stats = true;
+  for (int64_t step = 0; step < 3; ++step) {
+    f.step = step;
+    net->forward(x * (step + 1), f);  // distinct statistics per set
+  }
+  f.training = false;
+  f.update_running_stats = false;
+  f.step = 2;
+  const auto last = net->forward(x, f);
+  f.step = 1;
+  EXPECT_FALSE(torch::equal(net->forward(x, f), last));
+  for (const int64_t beyond : {3, 9}) {
+    f.step = beyond;
+    EXPECT_TRUE(torch::equal(net->forward(x, f), last)) << "step " << beyond;
+  }
 }
 
 }  // namespace

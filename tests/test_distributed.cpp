@@ -167,7 +167,7 @@ TEST_F(Distributed, TwoRanksEqualOneProcessBitForBit) {
   ASSERT_EQ(ranks.code[1], 0) << ranks.output[1];
   EXPECT_NE(ranks.output[0].find("meta parameters identical on all 2 ranks after iteration 3"), std::string::npos)
       << ranks.output[0];
-  EXPECT_NE(ranks.output[0].find("2 ranks x 1 tasks (gloo)"), std::string::npos) << ranks.output[0];
+  EXPECT_NE(ranks.output[0].find("2 ranks x 1 task (gloo)"), std::string::npos) << ranks.output[0];
   // Rank 1 writes nothing and draws no progress bar.
   EXPECT_EQ(ranks.output[1].find("train:"), std::string::npos) << ranks.output[1];
   EXPECT_EQ(ranks.output[1].find("trained"), std::string::npos) << ranks.output[1];
@@ -191,7 +191,7 @@ TEST_F(Distributed, GroupOfOneEqualsPlainRun) {
   ASSERT_EQ(r.code, 0) << r.output;
   r = run_acdc_meta(train_args(group, 2) + " --backend gloo --master 127.0.0.1:" + std::to_string(free_port()));
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("1 ranks x 2 tasks (gloo)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("1 rank x 2 tasks (gloo)"), std::string::npos) << r.output;
   const auto wa = experiments::read_checkpoint_weights(plain + "/last.h5");
   const auto wb = experiments::read_checkpoint_weights(group + "/last.h5");
   for (const auto& [name, t] : wa) EXPECT_TRUE(torch::equal(t, wb.at(name))) << name;

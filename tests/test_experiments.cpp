@@ -699,6 +699,72 @@ TEST_F(Experiments, ExportRefusesItsInputAndCheckpoints) {
   EXPECT_EQ(run_acdc_meta("export --run " + out + " --format h5 --out " + out + "/w.h5").code, 0);
 }
 
+// Issue 14, item 1: --resume --iterations N changes the run's length. A finished run with no
+// larger N has nothing to do (exit 0, no bar); N below the iterations done names both numbers;
+// a larger N extends it, config.ini and the checkpoint recording the new total (the cosine
+// schedule is a function of it).
+TEST_F(Experiments, ResumeWithMoreIterationsExtendsTheRun) {
+  const auto out = dir("extend");
+  ASSERT_EQ(run_acdc_meta(train_args(out) + " --cosine").code, 0);  // 6 iterations
+  auto r = run_acdc_meta("train --resume --out " + out);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("nothing to do: the run finished its 6 iterations"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("train ["), std::string::npos) << "a progress bar: " << r.output;
+  r = run_acdc_meta("train --resume --out " + out + " --iterations 6");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("nothing to do"), std::string::npos) << r.output;
+  r = run_acdc_meta("train --resume --out " + out + " --iterations 2");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--iterations 2 is fewer than the 6 iterations"), std::string::npos) << r.output;
+  r = run_acdc_meta("train --resume --out " + out + " --iterations 9");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("resuming " + out + " at iteration 6, now of 9 iterations"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("trained " + out + ": 9 iterations"), std::string::npos) << r.output;
+  const auto config = read_file(out + "/config.ini");
+  EXPECT_NE(config.find("iterations = 9\n"), std::string::npos) << config;
+  EXPECT_NE(config.find("cosine = true\n"), std::string::npos) << config;
+  const auto info = experiments::read_checkpoint_info(out + "/last.h5");
+  EXPECT_EQ(info.iteration, 9);
+  EXPECT_EQ(info.config.get("iterations"), "9");
+  // Another setting is still refused.
+  r = run_acdc_meta("train --resume --out " + out + " --iterations 12 --inner-lr 0.5");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--inner-lr 0.5 differs from the saved"), std::string::npos) << r.output;
+}
+
+// Issue 14, item 9: data whose channel count is not the checkpoint's (eval, train --resume) is
+// refused naming both counts, before a conv meets it.
+TEST(MetaTest, ChannelMismatchNamesBothCounts) {
+  EXPECT_NO_THROW(experiments::check_data_channels(3, "run/best.h5", 3, "cifar100:/data"));
+  try {
+    experiments::check_data_channels(3, "run/best.h5", 1, "mnist:/data");
+    FAIL() << "1-channel data accepted for a 3-channel model";
+  } catch (const experiments::UsageError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "mnist:/data has 1 channel per image; run/best.h5 was trained on 3 channels (use data with 3 channels)");
+  }
+  try {
+    experiments::check_data_channels(1, "runs/fm", 3, "cifar100:/data");
+    FAIL() << "3-channel data accepted for a 1-channel model";
+  } catch (const experiments::UsageError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "cifar100:/data has 3 channels per image; runs/fm was trained on 1 channel (use data with 1 channel)");
+  }
+}
+
+// Issue 14, item 8: a write that fails after the up-front checks (here a file name longer than
+// the file system allows) exits 2 naming the path.
+TEST_F(Experiments, ExportWriteFailureExits2NamingThePath) {
+  const auto out = dir("export-fail");
+  ASSERT_EQ(run_acdc_meta(train_args(out)).code, 0);
+  const auto target = out + "/" + std::string(300, 'w') + ".pt";
+  for (const char* format : {"pt", "h5"}) {
+    const auto r = run_acdc_meta("export --run " + out + " --format " + format + " --out " + target);
+    EXPECT_EQ(r.code, 2) << r.output;
+    EXPECT_NE(r.output.find("cannot write the export to '" + target + "'"), std::string::npos) << r.output;
+  }
+}
+
 // Issue 13, item 5: --resume uses the thread count the run was trained with (bit-exact on the
 // CPU); --threads still overrides it, with a note.
 TEST_F(Experiments, ResumeKeepsTheSavedThreadCount) {
@@ -707,11 +773,11 @@ TEST_F(Experiments, ResumeKeepsTheSavedThreadCount) {
   EXPECT_NE(read_file(out + "/config.ini").find("threads = 1\n"), std::string::npos);
   auto r = run_acdc_meta("train --resume --out " + out + " --stop-after 1");
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find(", 1 threads,"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(", 1 thread,"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("note:"), std::string::npos) << r.output;
   r = run_acdc_meta("train --resume --out " + out + " --threads 2 --stop-after 1");
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("note: --threads 2 overrides the 1 thread(s)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("note: --threads 2 overrides the 1 thread "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(", 2 threads,"), std::string::npos) << r.output;
 }
 

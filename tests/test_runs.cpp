@@ -280,6 +280,11 @@ TEST(RunDirectory, ResumeKeepsTheSavedSettingsExceptWhereAndHow) {
   EXPECT_EQ(usage_error([&] { experiments::resume_config(saved, given, {"epochs"}, {"device"}, "run", "", true); }),
             "--resume continues run with its saved configuration; --epochs 6 differs from the saved 5");
   EXPECT_EQ(experiments::resume_config(saved, given, {}, {"device"}, "run", "", true).get("epochs"), "5");
+  // Issue 14, item 1: the run's length, given explicitly, is taken as given (the caller checks it
+  // against the units done); not given, the saved one stays.
+  EXPECT_EQ(experiments::resume_config(saved, given, {"epochs"}, {"device"}, "run", "", true, "epochs").get("epochs"),
+            "6");
+  EXPECT_EQ(experiments::resume_config(saved, given, {}, {"device"}, "run", "", true, "epochs").get("epochs"), "5");
 }
 
 // ---- the training loop ----

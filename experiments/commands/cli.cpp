@@ -45,14 +45,19 @@ std::vector<int64_t> parse_int_list(const std::string& text, const std::string& 
 }
 
 bool parse_args(const std::string& command, const std::string& usage, const std::vector<std::string>& args,
-                po::options_description& desc, po::variables_map& vm, bool config_flag) {
+                po::options_description& desc, po::variables_map& vm, bool config_flag,
+                const po::options_description* hidden) {
   desc.add_options()("help,h", "show this help and exit");
   if (config_flag) {
     desc.add_options()("config", po::value<std::string>(),
                        "read options from an INI file (keys = long option names; the command line wins)");
   }
+  // Every flag is accepted (and read from --config); --help lists only `desc`.
+  po::options_description all;
+  all.add(desc);
+  if (hidden != nullptr) all.add(*hidden);
   try {
-    auto parsed = po::command_line_parser(args).options(desc).run();
+    auto parsed = po::command_line_parser(args).options(all).run();
     // Words that are no option's value would otherwise be dropped without a word.
     std::string extra;
     for (const auto& o : parsed.options) {
@@ -74,7 +79,7 @@ bool parse_args(const std::string& command, const std::string& usage, const std:
         throw UsageError(file.source + ": [" + file.sections.front().name +
                          "]: a --config file has no sections (sections are for classify --sweep files)");
       }
-      store_entries(file.top, desc, vm, file.source);
+      store_entries(file.top, all, vm, file.source);
     }
     po::notify(vm);
   } catch (const po::unknown_option& e) {
@@ -83,6 +88,11 @@ bool parse_args(const std::string& command, const std::string& usage, const std:
     throw UsageError(std::string(e.what()) + " (see acdc-meta " + command + " --help)");
   }
   return true;
+}
+
+void add_test_hooks(po::options_description& hidden, const std::string& unit) {
+  hidden.add_options()("stop-after", po::value<int64_t>()->default_value(0),
+                       ("exit after N " + unit + " of this invocation, as a kill would (0 = off)").c_str());
 }
 
 namespace {

@@ -39,7 +39,12 @@ const std::vector<Command>& commands();
 // `config_flag`: when true, a "--config FILE.ini" option is added and its keys (the long
 // option names) fill options not given on the command line.
 bool parse_args(const std::string& command, const std::string& usage, const std::vector<std::string>& args,
-                po::options_description& desc, po::variables_map& vm, bool config_flag = false);
+                po::options_description& desc, po::variables_map& vm, bool config_flag = false,
+                const po::options_description* hidden = nullptr);
+
+// Adds --stop-after N (a test hook: exit after N units of this invocation, as a kill would) to
+// `hidden`, the flags parse_args accepts but --help does not list. `unit` is "iterations", "epochs".
+void add_test_hooks(po::options_description& hidden, const std::string& unit);
 
 // "1,5" -> {1, 5}; throws UsageError naming `flag` for an empty list, a non-number or a value
 // below `min_value`.

@@ -48,11 +48,11 @@ int cmd_classify(const Args& args) {
       ("out", po::value<std::string>(), "run directory (created); with --sweep, one subdirectory per variant")
       ("resume", po::bool_switch(), "continue the run (or the sweep) in --out from its last checkpoints")
       ("json", po::bool_switch(), "print the results as JSON on stdout")
-      ("sweep", po::value<std::string>(), "INI file of variants to train in turn (see --help's usage)")
-      ("stop-after", po::value<int64_t>()->default_value(0),
-       "exit after N epochs of this invocation, as a kill would (0 = off; for tests)");
+      ("sweep", po::value<std::string>(), "INI file of variants to train in turn (see --help's usage)");
+  po::options_description hidden;
+  add_test_hooks(hidden, "epochs");
   po::variables_map vm;
-  if (!parse_args("classify", kUsage, args, desc, vm, /*config_flag=*/true)) return 0;
+  if (!parse_args("classify", kUsage, args, desc, vm, /*config_flag=*/true, &hidden)) return 0;
   if (!vm.count("out")) throw UsageError("--out RUN_DIR is required");
   check_output_dir(vm["out"].as<std::string>(), "--out");
   const int64_t stop_after = vm["stop-after"].as<int64_t>();
@@ -69,8 +69,10 @@ int cmd_classify(const Args& args) {
     for (const auto& a : args) sweep.command += " " + shell_quote(a);
     // Every variant's settings are read and checked before any training.
     const auto file = read_sweep(sweep.path, kNotSettings);
+    po::options_description all;  // --help's flags and the hidden test hooks
+    all.add(desc).add(hidden);
     for (const auto& v : file.variants) {
-      const auto opts = variant_options(desc, args, file, v);
+      const auto opts = variant_options(all, args, file, v);
       ClassifyRequest r;
       r.label = v.label;
       try {

@@ -10,6 +10,7 @@
 #include "experiments/commands/group_options.h"
 #include "experiments/commands/print_result.h"
 #include "experiments/report/numbers.h"
+#include "experiments/report/progress.h"
 #include "experiments/runs/run_directory.h"
 #include "experiments/training/adapt.h"
 #include "experiments/training/device.h"
@@ -99,8 +100,8 @@ int cmd_eval(const Args& args) {
   } else {
     std::cout << r.run.backbone << " " << acdc::to_string(r.run.conv) << " (" << r.parameters
               << " parameters; standard conv: " << r.parameters_standard_conv << "), " << r.checkpoint << " (iteration "
-              << r.info.iteration << "), " << r.split << " split, " << r.episodes << " episodes, " << r.steps
-              << " adaptation steps\n";
+              << r.info.iteration << "), " << r.split << " split, " << count_of(r.episodes, "episode") << ", "
+              << count_of(r.steps, "adaptation step") << "\n";
     for (size_t i = 0; i < r.shots.size(); ++i) {
       std::cout << "  " << r.ways << "-way " << r.shots[i] << "-shot: " << fixed(r.summaries[i].accuracy, 2) << " ± "
                 << fixed(r.summaries[i].ci95, 2) << " %\n";

@@ -103,22 +103,24 @@ int cmd_train(const Args& args) {
   desc.add_options()
       ("out", po::value<std::string>(), "run directory (created)")
       ("resume", po::bool_switch(), "continue the run in --out from its last checkpoint")
-      ("stop-after", po::value<int64_t>()->default_value(0),
-       "exit after N iterations of this invocation without a checkpoint, as a kill would (0 = off; for tests)")
       ("sweep", po::value<std::string>(), "INI file of variants to meta-train and evaluate in turn (see --help's usage)")
       ("eval-episodes", po::value<std::string>()->default_value("600"),
        "with --sweep: test episodes per shot count of each variant's evaluation")
       ("json", po::bool_switch(), "with --sweep: print the results as one JSON array on stdout");
   add_group_options(desc);
+  po::options_description hidden;
+  add_test_hooks(hidden, "iterations");
   po::variables_map vm;
-  if (!parse_args("train", kUsage, args, desc, vm, /*config_flag=*/true)) return 0;
+  if (!parse_args("train", kUsage, args, desc, vm, /*config_flag=*/true, &hidden)) return 0;
   if (!vm.count("out")) throw UsageError("--out RUN_DIR is required");
   if (vm.count("sweep")) {
     check_output_dir(vm["out"].as<std::string>(), "--out");
     if (vm["stop-after"].as<int64_t>() < 0) {
       throw UsageError("--stop-after must be >= 0, got " + std::to_string(vm["stop-after"].as<int64_t>()));
     }
-    return run_sweep_command(args, desc, vm);
+    po::options_description all;  // --help's flags and the hidden test hooks
+    all.add(desc).add(hidden);
+    return run_sweep_command(args, all, vm);
   }
   for (const char* flag : {"eval-episodes", "json"}) {
     if (explicitly_given(vm, flag)) throw UsageError(std::string("--") + flag + " needs --sweep FILE.ini");

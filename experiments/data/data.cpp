@@ -243,11 +243,11 @@ std::string to_text(const EpisodeSampling& sampling) {
   std::ostringstream out;
   out << "source " << sampling.source << ", split " << r.split << " (" << sampling.split_classes << " classes, "
       << sampling.split_images << " images), loaded in " << fixed(sampling.load_seconds, 2) << " s\n";
-  out << sampling.episodes << " episodes of " << r.ways << "-way " << r.shots << "-shot " << r.queries << "-query ("
+  out << count_of(sampling.episodes, "episode") << " of " << r.ways << "-way " << r.shots << "-shot " << r.queries << "-query ("
       << per << " images of " << dim_or_zero(shape, 2) << "x" << dim_or_zero(shape, 3) << "x" << dim_or_zero(shape, 4)
       << ", " << (r.augment ? "augmented" : "no augmentation") << ") in " << fixed(sampling.sample_seconds, 3)
-      << " s: " << fixed(eps, 1) << " episodes/s, " << fixed(eps * per, 1) << " images/s (" << r.threads
-      << " threads, " << r.tasks << " tasks per batch)\n";
+      << " s: " << fixed(eps, 1) << " episodes/s, " << fixed(eps * per, 1) << " images/s ("
+      << count_of(r.threads, "thread") << ", " << count_of(r.tasks, "task") << " per batch)\n";
   for (size_t i = 0; i < sampling.first_classes.size(); ++i) {
     out << "episode " << i << ":";
     for (const auto& c : sampling.first_classes[i]) out << " " << c.index << " (" << c.name << ")";

@@ -9,6 +9,8 @@
 
 namespace experiments {
 
+std::string count_of(int64_t n, const std::string& noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
+
 ProgressBar::ProgressBar(std::string label, int64_t total)
     : label_(std::move(label)), total_(std::max<int64_t>(total, 1)), tty_(isatty(STDERR_FILENO) != 0),
       start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
@@ -27,6 +29,8 @@ void ProgressBar::update(int64_t done, const std::string& status) {
 }
 
 void ProgressBar::finish(const std::string& status) { draw(total_, status, true); }
+
+void ProgressBar::note(const std::string& line) { std::cerr << (tty_ ? "\r\033[K" : "") << line << "\n" << std::flush; }
 
 void ProgressBar::draw(int64_t done, const std::string& status, bool final) {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();

@@ -8,6 +8,9 @@
 
 namespace experiments {
 
+// "1 iteration", "600 iterations": a count with its noun (regular plural with -s).
+std::string count_of(int64_t n, const std::string& noun);
+
 // Redrawn in place at most ~10 times a second when stderr is a terminal; a plain line per 10%
 // otherwise (logs, pipes). `status` is extra text such as "loss 1.23 acc 45%".
 class ProgressBar {
@@ -15,6 +18,8 @@ class ProgressBar {
   ProgressBar(std::string label, int64_t total);
   void update(int64_t done, const std::string& status = "");
   void finish(const std::string& status = "");
+  // A line of its own on stderr, above the bar (which the next update redraws on a terminal).
+  void note(const std::string& line);
 
  private:
   std::string label_;

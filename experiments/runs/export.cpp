@@ -287,10 +287,19 @@ ExportResult write_export(const std::map<std::string, torch::Tensor>& weights, c
                           bool materialized) {
   check_format(format);
   const auto metadata = export_metadata(info, checkpoint, materialized);
-  if (format == "pt") {
-    write_pt(out, weights, metadata);
-  } else {
-    write_h5(out, weights, info, checkpoint, metadata);
+  // The output was checked up front (check_output_file); what fails in the write itself (a name
+  // too long, a full or read-only file system, a directory put in the way meanwhile) is still a
+  // bad output path: std::invalid_argument naming it (exit 2), not an internal error.
+  try {
+    if (format == "pt") {
+      write_pt(out, weights, metadata);
+    } else {
+      write_h5(out, weights, info, checkpoint, metadata);
+    }
+  } catch (const std::runtime_error& e) {
+    throw std::invalid_argument("cannot write the export to '" + out + "': " + e.what());
+  } catch (const std::invalid_argument& e) {  // storage::FileError (HDF5), naming the temporary
+    throw std::invalid_argument("cannot write the export to '" + out + "': " + e.what());
   }
   ExportResult result;
   result.checkpoint = checkpoint;

@@ -72,7 +72,7 @@ void RunDirectory::append_metrics(const std::string& row) const {
 
 RunConfig resume_config(const RunConfig& saved, const RunConfig& given, const std::set<std::string>& explicit_keys,
                         const std::vector<std::string>& may_change, const std::string& dir, const std::string& who,
-                        bool quiet) {
+                        bool quiet, const std::string& length_key) {
   RunConfig merged = saved;
   for (const auto& [key, value] : given.entries()) {
     const bool is_explicit = explicit_keys.count(key) != 0;
@@ -80,7 +80,7 @@ RunConfig resume_config(const RunConfig& saved, const RunConfig& given, const st
       const std::string saved_threads = merged.has(key) ? merged.get(key) : "0";
       if (is_explicit && value != saved_threads && !quiet) {
         std::cerr << (who.empty() ? "" : who + ": ") << "note: --threads " << value << " overrides the " << saved_threads
-                  << " thread(s) " << dir
+                  << (saved_threads == "1" ? " thread " : " threads ") << dir
                   << " was trained with; the result may differ in the last bits from an uninterrupted run\n";
       }
       merged.set(key, is_explicit ? value : saved_threads);
@@ -91,6 +91,10 @@ RunConfig resume_config(const RunConfig& saved, const RunConfig& given, const st
       continue;
     }
     if (!is_explicit) continue;
+    if (!length_key.empty() && key == length_key) {
+      merged.set(key, value);
+      continue;
+    }
     if (!merged.has(key) || merged.get(key) != value) {
       throw UsageError("--resume continues " + dir + " with its saved configuration; --" + key + " " + value +
                        " differs from the saved " + (merged.has(key) ? merged.get(key) : std::string("(unset)")));

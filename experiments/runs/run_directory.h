@@ -67,10 +67,12 @@ class RunDirectory {
 //  - keys in `may_change` take the value given now (given or default: where and how it runs);
 //  - threads keeps the saved count unless given, with a note on stderr when that differs
 //    (CPU reductions split by thread, so the last bits may differ from an uninterrupted run);
+//  - `length_key` (the run's length, e.g. "iterations"; "" for none), given explicitly, takes the
+//    value given: the run is extended (or shortened); the caller checks it against the units done;
 //  - any other key given explicitly must equal the saved value (UsageError naming both).
 // `who` prefixes the note ("" for none); `quiet` drops it.
 RunConfig resume_config(const RunConfig& saved, const RunConfig& given, const std::set<std::string>& explicit_keys,
                         const std::vector<std::string>& may_change, const std::string& dir, const std::string& who,
-                        bool quiet = false);
+                        bool quiet = false, const std::string& length_key = "");
 
 }  // namespace experiments

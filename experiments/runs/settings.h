@@ -205,7 +205,7 @@ struct MetaTrainSettings : ModelSettings {
   std::string dataset = "fashion-mnist";
   int64_t ways = 5, shots = 1, queries = 15, meta_batch = 4;
   int64_t inner_steps = 5, inner_steps_test = 10;
-  double inner_lr = 0.01;
+  double inner_lr = 0.1;  // the main job's (experiments/configs/main.ini, README)
   bool learn_inner_lr = false;
   double meta_lr = 1e-3;
   bool cosine = false;

@@ -7,6 +7,7 @@
 #include "episodes/sampler.h"
 #include "experiments/commands/cli.h"
 #include "experiments/report/numbers.h"
+#include "experiments/report/progress.h"
 #include "experiments/report/table.h"
 #include "experiments/runs/checkpoint.h"
 #include "experiments/runs/export.h"
@@ -63,7 +64,7 @@ torch::Tensor convert_channels(torch::Tensor images, int64_t to, const std::stri
     images = (images.to(torch::kFloat) * w).sum(3, /*keepdim=*/true).round_().clamp_(0, 255).to(torch::kByte);
     note = what + ": colour images converted to grayscale (the run has 1 channel)";
   } else {
-    throw DataError(what + ": images have " + std::to_string(from) + " channels, the run has " + std::to_string(to));
+    throw DataError(what + ": images have " + count_of(from, "channel") + ", the run has " + count_of(to, "channel"));
   }
   if (notes != nullptr) notes->push_back(note);
   return images;

@@ -143,7 +143,7 @@ ClassifyResult run_classification(const ClassifyRequest& o) {
     s = table.from_config(merged);
     resuming = true;
     if (saved.iteration >= s.epochs && fs::exists(run.results()) && !o.plan_only) {
-      std::cerr << who << ": " << o.out << " is finished (" << saved.iteration << " epochs); reusing its results\n";
+      std::cerr << who << ": " << o.out << " is finished (" << count_of(saved.iteration, "epoch") << "); reusing its results\n";
       return read_results(o.out);
     }
   } else if (o.resume && !o.fresh_if_missing) {
@@ -262,10 +262,10 @@ ClassifyResult run_classification(const ClassifyRequest& o) {
               << (grouped_conv ? ", s " + std::to_string(r.group_size) : "") << ", "
               << grouped(r.params) << " parameters, " << grouped(r.macs_per_image) << " MACs/image) on "
               << data->source << ": " << n << " train / " << data->test.size() << " test images, " << classes
-              << " classes, " << image_size << " px; " << epochs << " epochs x " << steps << " steps of " << batch
+              << " classes, " << image_size << " px; " << count_of(epochs, "epoch") << " x " << count_of(steps, "step") << " of " << batch
               << ", " << s.schedule << " lr " << format_double(s.lr)
               << (flip ? ", augment (crop pad " + std::to_string(pad) + ", flip)" : "") << ", " << device.str() << ", "
-              << torch::get_num_threads() << " threads\n";
+              << count_of(torch::get_num_threads(), "thread") << "\n";
   }
 
   // ---- the loop: a unit is one epoch of SGD steps ----

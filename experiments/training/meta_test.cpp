@@ -6,13 +6,20 @@
 #include "experiments/report/numbers.h"
 #include "experiments/training/device.h"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cmath>
 #include <sstream>
 #include <thread>
 
 namespace experiments {
+
+namespace {
+// An evaluation estimated to take at least this long says so up front.
+constexpr double kEstimateFromSeconds = 60.0;
+}  // namespace
 
 AccuracySummary summarize(const std::vector<double>& accuracies) {
   AccuracySummary s;
@@ -38,6 +45,7 @@ std::vector<double> run_episodes(meta::Maml& maml, const episodes::EpisodeSample
   const int64_t chunk = maml.model().device().is_cpu() ? std::max(1, at::get_num_threads()) : 1;
   episodes::Prefetcher prefetch(sampler, first, /*tasks=*/chunk, /*threads=*/1, /*depth=*/4);
   double sum = 0.0;
+  const auto t0 = std::chrono::steady_clock::now();
   while (static_cast<int64_t>(out.size()) < n) {
     const auto b = prefetch.next();
     const int64_t take = std::min<int64_t>(chunk, n - static_cast<int64_t>(out.size()));
@@ -47,11 +55,28 @@ std::vector<double> run_episodes(meta::Maml& maml, const episodes::EpisodeSample
       out.push_back(m.accuracy);
       sum += m.accuracy;
     }
+    if (bar != nullptr && out.size() == metrics.size() && maml.model().device().is_cpu()) {
+      // A big model on the CPU: what the whole evaluation will take, timed on the first batch.
+      const double first_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double estimate = first_s * static_cast<double>(n) / static_cast<double>(out.size());
+      if (estimate >= kEstimateFromSeconds) {
+        bar->note(fmt::format("about {} for {} (the first {} took {:.1f} s)",
+                              count_of(std::lround(estimate / 60.0), "minute"), count_of(n, "episode"),
+                              count_of(static_cast<int64_t>(out.size()), "episode"), first_s));
+      }
+    }
     if (bar != nullptr) {
       bar->update(static_cast<int64_t>(out.size()), "acc " + fixed(100.0 * sum / static_cast<double>(out.size()), 2) + "%");
     }
   }
   return out;
+}
+
+void check_data_channels(int64_t model_channels, const std::string& model, int64_t data_channels,
+                         const std::string& data_source) {
+  if (model_channels == data_channels) return;
+  throw UsageError(data_source + " has " + count_of(data_channels, "channel") + " per image; " + model + " was trained on " +
+                   count_of(model_channels, "channel") + " (use data with " + count_of(model_channels, "channel") + ")");
 }
 
 MetaTestResult meta_test(const MetaTestRequest& o) {
@@ -85,6 +110,7 @@ MetaTestResult meta_test(const MetaTestRequest& o) {
   load.image_size = s.image_size;
   const auto data = datasets::load_dataset(r.dataset, load);
   const auto& split_data = data.split(o.split);
+  check_data_channels(s.channels, o.checkpoint, data.channels(), data.source);
   if (r.ways > split_data.num_classes()) {
     throw UsageError("--ways " + std::to_string(r.ways) + " is more than the " + std::to_string(split_data.num_classes()) +
                      " classes of the " + o.split + " split of " + data.source);

@@ -34,6 +34,11 @@ AccuracySummary summarize(const std::vector<double>& accuracies);
 std::vector<double> run_episodes(meta::Maml& maml, const episodes::EpisodeSampler& sampler, int64_t first,
                                  int64_t n, int64_t steps, ProgressBar* bar = nullptr);
 
+// UsageError naming both channel counts when the data's differ from the model's (a 3-channel
+// checkpoint given 1-channel data, or the reverse), before any episode reaches the first conv.
+void check_data_channels(int64_t model_channels, const std::string& model, int64_t data_channels,
+                         const std::string& data_source);
+
 struct MetaTestRequest {
   std::string checkpoint;        // a train checkpoint
   int64_t episodes = 600;

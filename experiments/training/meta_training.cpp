@@ -67,12 +67,26 @@ void meta_train(const MetaTrainRequest& request) {
   // ---- the settings: as given, or the run's own for --resume ----
   MetaTrainSettings s = request.settings;
   CheckpointInfo resumed;
+  bool extended = false;  // --resume --iterations N changed the run's length
   if (resume) {
     run.require_checkpoint();
     resumed = read_checkpoint_info(run.last());
     const auto merged = resume_config(resumed.config, table.to_config(request.settings), request.explicit_keys,
-                                      kMetaTrainResumeMayChange, request.out, "");
+                                      kMetaTrainResumeMayChange, request.out, "", /*quiet=*/false,
+                                      /*length_key=*/"iterations");
     s = table.from_config(merged);
+    extended = s.iterations != table.from_config(resumed.config).iterations;
+    if (s.iterations < resumed.iteration) {
+      throw UsageError("--iterations " + std::to_string(s.iterations) + " is fewer than the " +
+                       count_of(resumed.iteration, "iteration") + " " + request.out + " has already done");
+    }
+    if (s.iterations == resumed.iteration) {
+      if (request.group.rank == 0) {
+        std::cout << "nothing to do: the run finished its " << count_of(resumed.iteration, "iteration")
+                  << " (pass a larger --iterations to extend it)\n";
+      }
+      return;
+    }
   } else {
     if (request.explicit_keys.count("classes") && s.classes != s.ways) {
       throw UsageError("--classes " + std::to_string(s.classes) + " differs from --ways " + std::to_string(s.ways) +
@@ -107,6 +121,7 @@ void meta_train(const MetaTrainRequest& request) {
                      std::to_string(data.channels()) + " channels of " + data.source);
   }
   if (!resume) s.channels = data.channels();
+  if (resume) check_data_channels(s.channels, request.out, data.channels(), data.source);
   for (const char* split : {"train", "val"}) {
     const auto& part = data.split(split);
     if (part.size() > 0 && s.ways > part.num_classes()) {
@@ -157,7 +172,12 @@ void meta_train(const MetaTrainRequest& request) {
     start = info.iteration;
     if (root) {
       run.resume_at(start);
-      std::cerr << "resuming " << request.out << " at iteration " << start << "\n";
+      // The run's length is a setting of its own: config.ini records the new total (the cosine
+      // meta-lr schedule follows it, recomputed over the new total from here on).
+      if (extended) config.write_ini(run.file("config.ini"));
+      std::cerr << "resuming " << request.out << " at iteration " << start;
+      if (extended) std::cerr << ", now of " << count_of(s.iterations, "iteration");
+      std::cerr << "\n";
     }
   } else if (root) {
     run.start(config, metrics.header());
@@ -174,9 +194,10 @@ void meta_train(const MetaTrainRequest& request) {
   if (root) {
     std::cerr << "train: " << s.backbone << " (" << acdc::to_string(s.conv) << ", width " << s.width << ", "
               << model->num_params() << " parameters) on " << data.source << ", " << s.ways << "-way " << s.shots
-              << "-shot, " << iterations << " iterations x " << tasks << " tasks, " << s.threads << " threads, "
+              << "-shot, " << count_of(iterations, "iteration") << " x " << count_of(tasks, "task") << ", "
+              << count_of(s.threads, "thread") << ", "
               << device.str();
-    if (group) std::cerr << ", " << world << " ranks x " << local_tasks << " tasks (" << group->backend() << ")";
+    if (group) std::cerr << ", " << count_of(world, "rank") << " x " << count_of(local_tasks, "task") << " (" << group->backend() << ")";
     std::cerr << "\n";
   }
 
@@ -227,7 +248,10 @@ void meta_train(const MetaTrainRequest& request) {
         // Each rank meta-tests its share of the episodes; gathered in episode order, the summary
         // is the one a single process computes.
         const auto [first, end] = distributed::share(s.val_episodes, where.rank, world);
-        auto accuracies = run_episodes(maml, *val_sampler, first, end - first, -1);
+        // A bar on a terminal only: logs keep their lines (the accuracy line below clears it).
+        std::unique_ptr<ProgressBar> val_bar;
+        if (root && isatty(STDERR_FILENO)) val_bar = std::make_unique<ProgressBar>("validation", end - first);
+        auto accuracies = run_episodes(maml, *val_sampler, first, end - first, -1, val_bar.get());
         if (group) {
           accuracies = group->all_gather(accuracies, "validation accuracies at iteration " + std::to_string(unit.done()));
         }
@@ -277,13 +301,13 @@ void meta_train(const MetaTrainRequest& request) {
                                  " differ from rank 0's after iteration " + std::to_string(done));
       }
     }
-    if (root) std::cerr << "meta parameters identical on all " << world << " ranks after iteration " << done << "\n";
+    if (root) std::cerr << "meta parameters identical on all " << count_of(world, "rank") << " after iteration " << done << "\n";
   }
   if (done < iterations) return;  // --stop-after
   if (!root) return;
 
   bar.finish("loss " + fixed(loss_avg, 3) + " query acc " + fixed(100.0 * acc_avg, 1) + "%");
-  std::cout << "trained " << request.out << ": " << iterations << " iterations";
+  std::cout << "trained " << request.out << ": " << count_of(iterations, "iteration");
   if (have_val && info.best_val_accuracy >= 0) {
     std::cout << ", best validation accuracy " << fixed(100.0 * info.best_val_accuracy, 2) << " % at iteration "
               << info.best_iteration;
