@@ -667,7 +667,9 @@ TEST_F(Experiments, DamagedCheckpointsAreRefusedByEvalExportAndResume) {
     for (const auto& [args, named] : std::vector<std::pair<std::string, std::string>>{
              {"eval --checkpoint " + file + " --episodes 2 --threads 1", file},
              {"export --checkpoint " + file + " --format pt --out " + pt, file},
-             {"train --resume --out " + run_dir + " --threads 1", run_dir + "/last.h5"}}) {
+             // A larger --iterations, so that resume reads the parameters (resuming a finished run
+             // without it has nothing to do and reads none).
+             {"train --resume --iterations 8 --out " + run_dir + " --threads 1", run_dir + "/last.h5"}}) {
       const auto r = run_acdc_meta(args);
       EXPECT_EQ(r.code, 2) << d.name << ": " << args << "\n" << r.output;
       EXPECT_NE(r.output.find(d.expect), std::string::npos) << d.name << ": " << args << "\n" << r.output;

@@ -28,7 +28,12 @@ std::string sweep_notes(const ClassifySettings& c, const ClassifyResult& first) 
     << c.schedule << "), momentum " << format_double(c.momentum) << (c.nesterov ? " (Nesterov)" : "")
     << ", weight decay " << format_double(c.weight_decay) << ", atom-drop " << format_double(c.atom_drop)
     << (c.augment ? ", augment (crop + flip)" : ", no augmentation") << ", seed " << c.seed
-    << ". Test error = 100 − accuracy on the whole test split after the last epoch (no model selection on test); "
+    << (c.train_per_class > 0 ? ", the first " + std::to_string(c.train_per_class) + " train images of each class"
+                              : std::string())
+    << ". Test error = 100 − accuracy on "
+    << (c.test_per_class > 0 ? "the first " + std::to_string(c.test_per_class) + " test images of each class"
+                             : std::string("the whole test split"))
+    << " after the last epoch (no model selection on test); "
     << "MACs per image of " << first.backbone << " at the dataset's image size, kernel reconstruction excluded.";
   return n.str();
 }
