@@ -438,6 +438,18 @@ TEST(ReportPlot, LineSeries) {
   EXPECT_NE(svg.find("text-anchor=\"middle\">4</text>"), std::string::npos);
 }
 
+TEST(ReportPlot, SeriesOfOneRunShareTheirColour) {
+  report::LinePlot plot;
+  plot.series = {{"a train", {{1, 1.0}, {2, 2.0}}, false, 0},
+                 {"a test", {{1, 1.5}, {2, 2.5}}, true, 0},
+                 {"b train", {{1, 3.0}, {2, 4.0}}, false, 1}};
+  const auto svg = report::line_plot_svg(plot);
+  // Each colour twice per series: its polyline and its legend line.
+  EXPECT_EQ(count(svg, "stroke=\"" + report::tab10(0) + "\""), 4u);
+  EXPECT_EQ(count(svg, "stroke=\"" + report::tab10(1) + "\""), 2u);
+  EXPECT_EQ(count(svg, "stroke=\"" + report::tab10(2) + "\""), 0u);
+}
+
 // ---- the run comparison, over files written here ----
 
 namespace {

@@ -397,7 +397,7 @@ std::string line_plot_svg(const LinePlot& plot) {
     for (const auto& [x, y] : series.points) {
       if (std::isfinite(x) && std::isfinite(y)) valid.emplace_back(X(x), Y(y));
     }
-    const std::string colour = tab10(i);
+    const std::string colour = tab10(series.colour >= 0 ? static_cast<size_t>(series.colour) : i);
     if (valid.size() == 1) {
       s << "<circle cx=\"" << num(valid[0].first) << "\" cy=\"" << num(valid[0].second) << "\" r=\"3\" fill=\"" << colour
         << "\"><title>" << xml_escape(series.name) << "</title></circle>\n";

@@ -79,6 +79,7 @@ struct LineSeries {
   std::string name;                             // legend entry
   std::vector<std::pair<double, double>> points;  // (x, y); non-finite y values are left out
   bool dashed = false;
+  int colour = -1;  // tab10 index; -1 = the series' own index (two series of one run share one)
 };
 
 struct LinePlot {

@@ -448,6 +448,20 @@ std::string report_json(const std::vector<RunRecord>& runs) {
   return all.dump(2);
 }
 
+namespace {
+
+// A run's name in a legend: its folder's own name where that tells the runs apart (a sweep's
+// variants), else its path as given.
+std::string legend_name(const RunRecord& run, const std::vector<const RunRecord*>& all) {
+  const auto base = [](const std::string& dir) { return fs::path(dir).filename().string(); };
+  for (const auto* other : all) {
+    if (other != &run && base(other->dir) == base(run.dir)) return run.dir;
+  }
+  return base(run.dir);
+}
+
+}  // namespace
+
 std::vector<std::pair<std::string, std::string>> curve_svgs(const std::vector<RunRecord>& runs) {
   std::vector<std::pair<std::string, std::string>> out;
   auto series = [](const RunRecord& r, const std::string& y, const std::string& name, bool dashed) {
@@ -470,7 +484,7 @@ std::vector<std::pair<std::string, std::string>> curve_svgs(const std::vector<Ru
       plot.title = title;
       plot.x_label = "iteration";
       plot.y_label = y_label;
-      for (const auto* r : train) plot.series.push_back(series(*r, column, r->dir, false));
+      for (const auto* r : train) plot.series.push_back(series(*r, column, legend_name(*r, train), false));
       out.emplace_back(file, line_plot_svg(plot));
     }
   }
@@ -482,9 +496,11 @@ std::vector<std::pair<std::string, std::string>> curve_svgs(const std::vector<Ru
       plot.title = "classify: " + what + " (train solid, test dashed)";
       plot.x_label = "epoch";
       plot.y_label = what + unit;
-      for (const auto* r : classify) {
-        plot.series.push_back(series(*r, "train_" + what, r->dir + " train", false));
-        plot.series.push_back(series(*r, "test_" + what, r->dir + " test", true));
+      for (size_t k = 0; k < classify.size(); ++k) {
+        const auto* r = classify[k];
+        plot.series.push_back(series(*r, "train_" + what, legend_name(*r, classify) + " train", false));
+        plot.series.push_back(series(*r, "test_" + what, legend_name(*r, classify) + " test", true));
+        plot.series[plot.series.size() - 2].colour = plot.series.back().colour = static_cast<int>(k);
       }
       out.emplace_back(file, line_plot_svg(plot));
     }
