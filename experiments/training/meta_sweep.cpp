@@ -94,21 +94,9 @@ Plan plan_variant(const MetaSweepVariant& v, const MetaSweepRequest& request,
                      " channels of " + d.source);
   }
   s.channels = d.channels();
-  for (const char* split : {"train", "val", "test"}) {
-    const auto& part = d.split(split);
-    if ((part.size() > 0 || std::string(split) != "val") && s.ways > part.num_classes()) {
-      throw UsageError("--ways " + std::to_string(s.ways) + " is more than the " + std::to_string(part.num_classes()) +
-                       " classes of the " + split + " split of " + d.source);
-    }
-  }
+  check_ways(s.ways, d, {"train", "val", "test"});
 
-  torch::manual_seed(static_cast<uint64_t>(s.seed));
-  std::unique_ptr<backbones::Backbone> model;
-  try {
-    model = backbones::make_backbone(s.network());
-  } catch (const std::invalid_argument& e) {
-    throw UsageError("--backbone " + s.backbone + ": " + e.what());
-  }
+  auto model = build_meta_model(s);
   meta::Maml maml(*model, s.maml());
   p.params = model->num_params();
   p.macs_per_image = model->costs(s.image_size).macs_per_image();

@@ -59,6 +59,25 @@ std::vector<torch::Tensor> floating_buffers(backbones::Backbone& model) {
 
 }  // namespace
 
+std::unique_ptr<backbones::Backbone> build_meta_model(const MetaTrainSettings& s) {
+  torch::manual_seed(static_cast<uint64_t>(s.seed));
+  try {
+    return backbones::make_backbone(s.network());
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("--backbone " + s.backbone + ": " + e.what());
+  }
+}
+
+void check_ways(int64_t ways, const datasets::Dataset& data, std::initializer_list<const char*> splits) {
+  for (const char* split : splits) {
+    const auto& part = data.split(split);
+    if ((part.size() > 0 || std::string(split) != "val") && ways > part.num_classes()) {
+      throw UsageError("--ways " + std::to_string(ways) + " is more than the " + std::to_string(part.num_classes()) +
+                       " classes of the " + split + " split of " + data.source);
+    }
+  }
+}
+
 void meta_train(const MetaTrainRequest& request) {
   const auto& table = meta_train_settings();
   RunDirectory run(request.out);
@@ -122,22 +141,10 @@ void meta_train(const MetaTrainRequest& request) {
   }
   if (!resume) s.channels = data.channels();
   if (resume) check_data_channels(s.channels, request.out, data.channels(), data.source);
-  for (const char* split : {"train", "val"}) {
-    const auto& part = data.split(split);
-    if (part.size() > 0 && s.ways > part.num_classes()) {
-      throw UsageError("--ways " + std::to_string(s.ways) + " is more than the " + std::to_string(part.num_classes()) +
-                       " classes of the " + split + " split of " + data.source);
-    }
-  }
+  check_ways(s.ways, data, {"train", "val"});
 
   // ---- model and engine (every seed-dependent draw starts from --seed) ----
-  torch::manual_seed(static_cast<uint64_t>(s.seed));
-  std::unique_ptr<backbones::Backbone> model;
-  try {
-    model = backbones::make_backbone(s.network());
-  } catch (const std::invalid_argument& e) {
-    throw UsageError("--backbone " + s.backbone + ": " + e.what());
-  }
+  auto model = build_meta_model(s);
   meta::Maml maml(*model, maml_config);
   maml.to(device);
 

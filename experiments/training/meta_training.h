@@ -14,8 +14,17 @@
 #include "experiments/runs/settings.h"
 
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <set>
 #include <string>
+
+namespace backbones {
+class Backbone;
+}
+namespace datasets {
+struct Dataset;
+}
 
 namespace experiments {
 
@@ -32,5 +41,13 @@ struct MetaTrainRequest {
 extern const std::vector<std::string> kMetaTrainResumeMayChange;
 
 void meta_train(const MetaTrainRequest& request);
+
+// The run's network, its draws seeded by --seed; a backbone that cannot be built is a
+// UsageError naming it. Shared by meta_train and the sweep's planning (meta_sweep.h).
+std::unique_ptr<backbones::Backbone> build_meta_model(const MetaTrainSettings& s);
+
+// --ways against the classes of each named split of `data` (an empty val split, of a source
+// without one, is skipped): a UsageError naming the split and the source.
+void check_ways(int64_t ways, const datasets::Dataset& data, std::initializer_list<const char*> splits);
 
 }  // namespace experiments
