@@ -25,6 +25,7 @@
 #include <opencv2/imgproc.hpp>
 #endif
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -367,6 +368,79 @@ TEST_F(Adapt, HelpExplainsEveryOption) {
                            "--save-adapted", "--device", "--threads", "--json"}) {
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag << "\n" << r.output;
   }
+}
+
+// Issue 14's commands on a miniImageNet layout (Ravi & Larochelle: {train,val,test}.csv naming
+// files in images/), written here as PNGs: a train sweep over two conv types, the report over
+// its directory, one shown episode, a materialized export and adapt on images of the test split.
+TEST(MiniImageNetLayout, SweepReportShowEpisodeExportAndAdaptThroughTheBinary) {
+  support::TempDir tmp("acdc_meta_mini_");
+  const std::string root = tmp / "mini";
+  int64_t label = 0;
+  for (const std::string split : {"train", "val", "test"}) {
+    std::string csv = "filename,label\n";
+    for (int c = 0; c < 3; ++c, ++label) {
+      const std::string wnid = "n0" + std::to_string(1000 + label);
+      const auto images = images_of_class(label, 20, 500 + static_cast<uint64_t>(label));  // the sweep evaluates 5 shots + 15 queries
+      for (int64_t k = 0; k < 20; ++k) {
+        const std::string name = wnid + "_" + std::to_string(k) + ".png";
+        write_images(root + "/staging", images.slice(0, k, k + 1), "png");
+        fs::create_directories(root + "/images");
+        fs::rename(root + "/staging/0.png", root + "/images/" + name);
+        csv += name + "," + wnid + "\n";
+      }
+    }
+    support::write_file(root + "/" + split + ".csv", csv);
+  }
+  const std::string sweep_file = tmp / "sweep.ini";
+  support::write_file(sweep_file,
+                      "dataset = miniimagenet:" + root +
+                          "\nbackbone = conv4\nwidth = 8\natoms = 4\nways = 3\nshots = 1\nqueries = 2\n"
+                          "meta-batch = 2\ninner-steps = 1\niterations = 2\nval-every = 2\nval-episodes = 2\n"
+                          "threads = 1\n\n[sweep]\nconv = standard, acdc-net\n");
+  const std::string out = tmp / "sweep";
+  auto r = run_acdc_meta("train --sweep " + sweep_file + " --out " + out + " --eval-episodes 3");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto csv = support::lines_of(support::read_file(out + "/results.csv"));
+  ASSERT_EQ(csv.size(), 3u);  // header + standard + acdc-net
+  std::vector<std::string> runs;
+  for (const auto& e : fs::directory_iterator(out)) {
+    if (fs::exists(e.path() / "config.ini")) runs.push_back(e.path().string());
+  }
+  std::sort(runs.begin(), runs.end());
+  ASSERT_EQ(runs.size(), 2u);
+  const std::string acdc = runs[0].find("acdc") != std::string::npos ? runs[0] : runs[1];
+  EXPECT_TRUE(fs::exists(acdc + "/eval-5shot.json")) << acdc;
+
+  r = run_acdc_meta("report " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("| train |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("acdc-net"), std::string::npos) << r.output;
+
+  r = run_acdc_meta("eval --run " + acdc + " --queries 2 --show-episode 0 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("episode 0 of the test split"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("support (rows of the test split)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("accuracy: "), std::string::npos) << r.output;
+
+  r = run_acdc_meta("export --run " + acdc + " --format h5 --materialize --out " + (tmp / "dense.h5"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(tmp / "dense.h5"));
+
+  // Adapt on three test-split classes: 1 support and 2 query images each, as files of the layout.
+  const std::vector<std::string> classes = {"n01006", "n01007", "n01008"};
+  for (const auto& c : classes) {
+    for (int k = 0; k < 3; ++k) {
+      const std::string dst = tmp / ((k == 0 ? "support/" : "query/") + c);
+      fs::create_directories(dst);
+      fs::copy_file(root + "/images/" + c + "_" + std::to_string(k) + ".png",
+                    dst + "/" + std::to_string(k) + ".png");
+    }
+  }
+  r = run_acdc_meta("adapt --run " + acdc + " --support " + (tmp / "support") + " --query " + (tmp / "query") +
+                    " --threads 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("accuracy"), std::string::npos) << r.output;
 }
 
 }  // namespace
