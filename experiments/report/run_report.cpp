@@ -365,27 +365,34 @@ RunRecord read_run(const std::string& dir) {
   }
   std::sort(files.begin(), files.end());
   for (const auto& name : files) {
-    const auto path = join(r.dir, name);
-    const auto j = read_json_file(path);
-    if (!j.is_object() || !j.contains("results") || !j.at("results").is_array()) {
-      throw std::invalid_argument(path + ": field 'results' is missing or not an array (expected `acdc-meta eval --json`)");
-    }
-    for (const auto& e : j.at("results")) {
-      EvalFigure f;
-      f.ways = static_cast<int64_t>(json_number(e, "ways", path));
-      f.shots = static_cast<int64_t>(json_number(e, "shots", path));
-      f.episodes = static_cast<int64_t>(json_number(e, "episodes", path));
-      f.accuracy = json_number(e, "accuracy", path);
-      f.ci95 = json_number(e, "ci95", path);
-      f.file = path;
-      r.evals.push_back(f);
-    }
-    if (r.params < 0 && j.contains("settings") && j.at("settings").is_object() && j.at("settings").contains("parameters") &&
-        j.at("settings").at("parameters").is_number_integer()) {
-      r.params = j.at("settings").at("parameters").get<int64_t>();
-    }
+    const auto eval = read_eval_json(join(r.dir, name));
+    r.evals.insert(r.evals.end(), eval.figures.begin(), eval.figures.end());
+    if (r.params < 0) r.params = eval.parameters;
   }
   return r;
+}
+
+EvalFile read_eval_json(const std::string& path) {
+  const auto j = read_json_file(path);
+  if (!j.is_object() || !j.contains("results") || !j.at("results").is_array()) {
+    throw std::invalid_argument(path + ": field 'results' is missing or not an array (expected `acdc-meta eval --json`)");
+  }
+  EvalFile out;
+  for (const auto& e : j.at("results")) {
+    EvalFigure f;
+    f.ways = static_cast<int64_t>(json_number(e, "ways", path));
+    f.shots = static_cast<int64_t>(json_number(e, "shots", path));
+    f.episodes = static_cast<int64_t>(json_number(e, "episodes", path));
+    f.accuracy = json_number(e, "accuracy", path);
+    f.ci95 = json_number(e, "ci95", path);
+    f.file = path;
+    out.figures.push_back(f);
+  }
+  if (j.contains("settings") && j.at("settings").is_object() && j.at("settings").contains("parameters") &&
+      j.at("settings").at("parameters").is_number_integer()) {
+    out.parameters = j.at("settings").at("parameters").get<int64_t>();
+  }
+  return out;
 }
 
 std::vector<Table> comparison_tables(const std::vector<RunRecord>& runs) {

@@ -42,6 +42,15 @@ struct EvalFigure {
   std::string file;                   // the JSON it came from
 };
 
+// An eval JSON (`acdc-meta eval --json`; train --sweep's eval-Kshot.json): its "results" lines and
+// the parameter count in its settings (-1 when it has none). Throws std::invalid_argument
+// "PATH: ..." when "results" is missing or a line lacks a field.
+struct EvalFile {
+  std::vector<EvalFigure> figures;
+  int64_t parameters = -1;
+};
+EvalFile read_eval_json(const std::string& path);
+
 enum class RunKind { kTrain, kClassify };
 std::string to_string(RunKind kind);  // "train", "classify"
 

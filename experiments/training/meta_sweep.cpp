@@ -5,6 +5,7 @@
 #include "datasets/storage/json.h"
 #include "episodes/sampler.h"
 #include "experiments/report/numbers.h"
+#include "experiments/report/run_report.h"
 #include "experiments/report/sweep_report.h"
 #include "experiments/runs/checkpoint.h"
 #include "experiments/runs/output_paths.h"
@@ -35,6 +36,7 @@ const int64_t kEvalQueries = 15;  // eval's default (the CloserLook protocol)
 struct Plan {
   std::string slug, dir;
   MetaTrainSettings settings;  // image size, channels and classes resolved
+  const datasets::Dataset* data = nullptr;  // loaded once per (dataset, image size) for the sweep
   int64_t params = 0, macs_per_image = 0;
 };
 
@@ -47,9 +49,8 @@ std::string time_file(const std::string& dir) { return run_file(dir, "train-time
 bool evaluated(const std::string& dir, int64_t shots, int64_t episodes) {
   const auto path = eval_file(dir, shots);
   if (!fs::exists(path)) return false;
-  const auto j = storage::read_json(path);
-  const auto& results = storage::json_field(j, "results", path);
-  return results.is_array() && results.size() == 1 && storage::json_int(results[0], "episodes", path) == episodes;
+  const auto figures = report::read_eval_json(path).figures;
+  return figures.size() == 1 && figures[0].episodes == episodes;
 }
 
 double train_seconds(const std::string& dir) {
@@ -88,6 +89,7 @@ Plan plan_variant(const MetaSweepVariant& v, const MetaSweepRequest& request,
     it = data.emplace(key, datasets::load_dataset(s.dataset, load)).first;
   }
   const auto& d = it->second;
+  p.data = &d;
   if (s.image_size == 0) s.image_size = d.height();
   if (v.train.explicit_keys.count("channels") && s.channels != d.channels()) {
     throw UsageError("--channels " + std::to_string(s.channels) + " differs from the " + std::to_string(d.channels()) +
@@ -129,15 +131,8 @@ report::FewShotRow read_row(const MetaSweepVariant& v, const Plan& p, const std:
   r.ways = p.settings.ways;
   r.iterations = p.settings.iterations;
   for (const auto k : shots) {
-    const auto path = eval_file(p.dir, k);
-    const auto j = storage::read_json(path);
-    const auto& result = storage::json_field(j, "results", path).at(0);
-    report::ShotAccuracy a;
-    a.shots = storage::json_int(result, "shots", path);
-    a.episodes = storage::json_int(result, "episodes", path);
-    a.accuracy = storage::json_number(result, "accuracy", path);
-    a.ci95 = storage::json_number(result, "ci95", path);
-    r.shots.push_back(a);
+    const auto f = report::read_eval_json(eval_file(p.dir, k)).figures.at(0);  // evaluated(): one line
+    r.shots.push_back({f.shots, f.episodes, f.accuracy, f.ci95});
   }
   r.train_seconds = train_seconds(p.dir);
   r.run_dir = p.dir;
@@ -207,21 +202,20 @@ int run_meta_sweep(MetaSweepRequest request) {
 
   // Every variant is planned before any training, so that a bad combination stops the sweep at once.
   std::vector<Plan> plans;
-  {
-    std::map<std::pair<std::string, int64_t>, datasets::Dataset> data;  // one load per (dataset, image size)
-    for (const auto& v : request.variants) {
-      try {
-        plans.push_back(plan_variant(v, request, data));
-      } catch (const UsageError& e) {
-        throw UsageError(path + " [" + v.label + "]: " + e.what());
-      } catch (const std::invalid_argument& e) {
-        throw UsageError(path + " [" + v.label + "]: " + e.what());
-      }
-      const RunDirectory run(plans.back().dir);
-      if (!request.resume && (run.holds_run() || fs::exists(eval_file(plans.back().dir, request.eval_shots.front())))) {
-        throw UsageError("--out " + request.out + " already holds a sweep (" + plans.back().dir +
-                         "); pass --resume to continue it, or remove the directory");
-      }
+  // One load per (dataset, image size), shared by planning, training and evaluation.
+  std::map<std::pair<std::string, int64_t>, datasets::Dataset> data;
+  for (const auto& v : request.variants) {
+    try {
+      plans.push_back(plan_variant(v, request, data));
+    } catch (const UsageError& e) {
+      throw UsageError(path + " [" + v.label + "]: " + e.what());
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(path + " [" + v.label + "]: " + e.what());
+    }
+    const RunDirectory run(plans.back().dir);
+    if (!request.resume && (run.holds_run() || fs::exists(eval_file(plans.back().dir, request.eval_shots.front())))) {
+      throw UsageError("--out " + request.out + " already holds a sweep (" + plans.back().dir +
+                       "); pass --resume to continue it, or remove the directory");
     }
   }
 
@@ -254,6 +248,7 @@ int run_meta_sweep(MetaSweepRequest request) {
         train.out = p.dir;
         train.resume = started;
         train.stop_after = request.stop_after;
+        train.data = p.data;
         const auto t0 = std::chrono::steady_clock::now();
         {
           const CoutToCerr quiet(request.json);
@@ -269,6 +264,7 @@ int run_meta_sweep(MetaSweepRequest request) {
       eval.shots = request.eval_shots;
       eval.queries = kEvalQueries;
       eval.device = p.settings.device;
+      eval.data = p.data;
       const auto result = meta_test(eval);
       // One file per shot count, each what `acdc-meta eval --shots K --json` prints.
       for (size_t k = 0; k < result.shots.size(); ++k) {

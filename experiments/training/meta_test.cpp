@@ -106,9 +106,13 @@ MetaTestResult meta_test(const MetaTestRequest& o) {
   if (o.group.distributed()) group = std::make_unique<distributed::Group>(o.group, device);
 
   // ---- data, model ----
-  datasets::LoadOptions load;
-  load.image_size = s.image_size;
-  const auto data = datasets::load_dataset(r.dataset, load);
+  datasets::Dataset loaded;
+  if (o.data == nullptr) {
+    datasets::LoadOptions load;
+    load.image_size = s.image_size;
+    loaded = datasets::load_dataset(r.dataset, load);
+  }
+  const datasets::Dataset& data = o.data != nullptr ? *o.data : loaded;
   const auto& split_data = data.split(o.split);
   check_data_channels(s.channels, o.checkpoint, data.channels(), data.source);
   if (r.ways > split_data.num_classes()) {

@@ -51,6 +51,9 @@ struct MetaTestRequest {
   std::string dataset;           // "": the run's
   std::string device = "cpu";
   distributed::GroupSettings group;  // as one rank of a group: its share of the episodes, gathered
+  // The data set of the evaluation, loaded by the caller (a sweep shares one load between its
+  // variants); null: meta_test loads `dataset` (or the run's) at the run's image size.
+  const datasets::Dataset* data = nullptr;
 };
 
 struct MetaTestResult {

@@ -131,9 +131,13 @@ void meta_train(const MetaTrainRequest& request) {
   if (where.distributed()) group = std::make_unique<distributed::Group>(where, device);
 
   // ---- data ----
-  datasets::LoadOptions load;
-  load.image_size = s.image_size;
-  const auto data = datasets::load_dataset(s.dataset, load);
+  datasets::Dataset loaded;
+  if (request.data == nullptr) {
+    datasets::LoadOptions load;
+    load.image_size = s.image_size;
+    loaded = datasets::load_dataset(s.dataset, load);
+  }
+  const datasets::Dataset& data = request.data != nullptr ? *request.data : loaded;
   if (s.image_size == 0) s.image_size = data.height();
   if (!resume && request.explicit_keys.count("channels") && s.channels != data.channels()) {
     throw UsageError("--channels " + std::to_string(s.channels) + " differs from the " +

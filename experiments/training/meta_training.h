@@ -35,6 +35,9 @@ struct MetaTrainRequest {
   bool resume = false;
   int64_t stop_after = 0;               // iterations of this invocation before stopping as a kill would (0 = off)
   distributed::GroupSettings group;     // where this process runs (world size 1: alone)
+  // The data set `settings.dataset` at `settings.image_size`, loaded by the caller (a sweep
+  // shares one load between its variants); null: meta_train loads it.
+  const datasets::Dataset* data = nullptr;
 };
 
 // Keys a resumed run takes from the command line rather than from the saved configuration.
