@@ -13,7 +13,9 @@
 // reference never sees. Absent in a build without OpenMP.
 // MKL (inside Python's torch package; Debian's LibTorch uses OpenBLAS) keeps its own thread
 // count, which at::set_num_threads sets process-wide; its per-thread override is looked up the
-// same way and is absent where MKL is not loaded or does not export it.
+// same way and is absent where MKL is not loaded or does not export it. The by-value C entry is
+// MKL_Set_Num_Threads_Local (mkl_service.h maps the lowercase name to it): the exported lowercase
+// symbol is the Fortran entry, which takes an int* (calling it with an int crashed every worker).
 namespace {
 using SetThreads = void (*)(int);
 using MklSetThreadsLocal = int (*)(int);
@@ -29,7 +31,7 @@ SetThreads omp_set_num_threads_fn() {
 }
 
 MklSetThreadsLocal mkl_set_num_threads_local_fn() {
-  static const auto fn = lookup<MklSetThreadsLocal>("mkl_set_num_threads_local");
+  static const auto fn = lookup<MklSetThreadsLocal>("MKL_Set_Num_Threads_Local");
   return fn;
 }
 }  // namespace
