@@ -42,8 +42,12 @@ bool set_thread_intra_op_threads(int n) {
   const auto set = omp_set_num_threads_fn();
   if (set == nullptr) return false;
   // First let LibTorch initialise this thread (it copies the process-wide count into the
-  // thread's OpenMP setting once), then override the thread's own setting.
-  at::internal::lazy_init_num_threads();
+  // thread's OpenMP and MKL settings once), then override the thread's own setting. The
+  // initialisation is reached through at::get_num_threads, which runs inside LibTorch:
+  // at::internal::lazy_init_num_threads is inline, and where LibTorch is built with hidden
+  // symbols (the torch wheel) our copy of its thread-local "done" flag is not LibTorch's, so
+  // LibTorch's first parallel kernel on this thread would initialise again over our setting.
+  (void)at::get_num_threads();
   set(n);
   if (const auto mkl = mkl_set_num_threads_local_fn()) mkl(n);
   return true;

@@ -317,7 +317,7 @@ TEST(Classify, SweepWritesTableCsvAndSvg) {
              "dataset = fashion-mnist:" + (tmp / "fmnist") + "\n"
              "backbone = conv4\nwidth = 8\nepochs = 1\nbatch-size = 25\n"
              "[sweep]\nconv = standard, acdc-net\natoms = 4\n"
-             "[grouped]\nconv = acdc-g-net\natoms = 2\ngroup-size = 4\n");
+             "[grouped]\nconv = acdc-g-net\natoms = 2\ngroup-size = 4\natom-drop = 0.25\n");
   const auto out = tmp / "sweep";
   ASSERT_EQ(experiments::cmd_classify({"--sweep", tmp / "sweep.ini", "--out", out, "--threads", "1"}), 0);
   // Variants: the [grouped] section first (file order), then the [sweep] combinations.
@@ -331,6 +331,11 @@ TEST(Classify, SweepWritesTableCsvAndSvg) {
   EXPECT_EQ(rows[1].rfind("| standard | – | – | ", 0), 0u) << rows[1];
   EXPECT_EQ(rows[2].rfind("| acdc-net m=4 | 4 | – | ", 0), 0u) << rows[2];
   EXPECT_NE(rows[1].find("100.0 %"), std::string::npos);  // the reference of the ratio columns
+  // The settings line states what the variants share; the atom-drop one variant sets is not
+  // claimed for all.
+  const auto md_text = read_file(out + "/results.md");
+  EXPECT_NE(md_text.find("Settings: 1 epoch, batch 25, "), std::string::npos) << md_text;
+  EXPECT_NE(md_text.find(", atom-drop per variant, "), std::string::npos) << md_text;
   const auto csv = lines_of(read_file(out + "/results.csv"));
   ASSERT_EQ(csv.size(), 4u);
   EXPECT_EQ(csv[1].rfind("grouped,conv4,acdc-g-net,2,4,", 0), 0u) << csv[1];

@@ -242,6 +242,18 @@ TEST(ReportSweep, SvgHighlightsTheStandardRow) {
   EXPECT_NE(svg.find("<title>g, s=8: 9,157 parameters, 10.00 % error</title>"), std::string::npos);
   EXPECT_EQ(count(svg, "<circle"), 5u);  // three points, two legend markers
   EXPECT_EQ(count(svg, "r=\"7\""), 2u);  // the standard point and its legend marker
+  EXPECT_EQ(count(svg, ">standard conv</text>"), 1u);
+  EXPECT_EQ(count(svg, ">ACDC variant</text>"), 1u);
+}
+
+// An ablation sweep has no standard row: its legend explains only the markers it has.
+TEST(ReportSweep, LegendListsOnlyTheMarkersPresent) {
+  const auto rows = sweep_rows();
+  const auto svg = report::sweep_svg({rows[1], rows[2]}, "ablation");
+  EXPECT_EQ(count(svg, ">standard conv</text>"), 0u);
+  EXPECT_EQ(count(svg, ">ACDC variant</text>"), 1u);
+  EXPECT_EQ(count(svg, "<circle"), 3u);  // two points, one legend marker
+  EXPECT_EQ(count(svg, "r=\"7\""), 0u);
 }
 
 TEST(ReportSweep, SvgLabelPlacementEnds) {
@@ -583,6 +595,19 @@ TEST_F(ReportRuns, BadInputsNameTheFile) {
   train_run("badeval", "0.1", kNewTrain);
   write("badeval/eval.json", "{\"results\": 3}");
   EXPECT_EQ(message([&] { report::read_run(path("badeval")); }).rfind(path("badeval") + "/eval.json: field 'results'", 0), 0u);
+}
+
+// A sweep's runs come out in the order of their numbered settings, as the sweep file lists them
+// (a plain name sort put m12 and m16 before m4).
+TEST_F(ReportRuns, SweepMembersInNumericOrder) {
+  for (const auto* name : {"acdc-net-m12", "acdc-net-m4", "acdc-net-m16", "acdc-net-m8", "acdc-net-m6", "drop-0.1", "drop-0",
+                           "drop-0.3", "run-007", "run-7b"}) {
+    train_run(std::string("sweep/") + name, "0.001", kNewTrain);
+  }
+  std::vector<std::string> names;
+  for (const auto& d : report::expand_run_dirs({path("sweep")})) names.push_back(d.substr(path("sweep").size() + 1));
+  EXPECT_EQ(names, (std::vector<std::string>{"acdc-net-m4", "acdc-net-m6", "acdc-net-m8", "acdc-net-m12", "acdc-net-m16",
+                                             "drop-0", "drop-0.1", "drop-0.3", "run-007", "run-7b"}));
 }
 
 TEST_F(ReportRuns, SweepCsvReadsBack) {

@@ -161,13 +161,22 @@ std::string log_x_scatter_svg(const ScatterPlot& plot) {
     s << "<text class=\"point-label\" x=\"" << num(placed[i].x) << "\" y=\"" << num(placed[i].baseline) << "\""
       << (p.highlight ? " font-weight=\"bold\" fill=\"#d62728\"" : "") << ">" << xml_escape(p.label) << "</text>\n";
   }
-  // Legend.
+  // Legend: an entry for each kind of marker the plot has (a sweep without standard conv has
+  // no red marker to explain).
   const double lx = kLeft + pw + 16;
-  s << "<circle cx=\"" << num(lx) << "\" cy=\"" << num(kTop + 10) << "\" r=\"7\" fill=\"#d62728\" stroke=\"black\" stroke-width=\"1.5\"/>\n"
-    << "<text x=\"" << num(lx + 12) << "\" y=\"" << num(kTop + 14) << "\">" << xml_escape(plot.highlight_legend) << "</text>\n"
-    << "<circle cx=\"" << num(lx) << "\" cy=\"" << num(kTop + 32) << "\" r=\"5\" fill=\"#1f77b4\" stroke=\"black\" stroke-width=\"0.5\"/>\n"
-    << "<text x=\"" << num(lx + 12) << "\" y=\"" << num(kTop + 36) << "\">" << xml_escape(plot.point_legend) << "</text>\n"
-    << "</svg>\n";
+  const bool any_highlight = std::any_of(points.begin(), points.end(), [](const ScatterPoint& p) { return p.highlight; });
+  const bool any_plain = std::any_of(points.begin(), points.end(), [](const ScatterPoint& p) { return !p.highlight; });
+  double ly = kTop;
+  if (any_highlight) {
+    s << "<circle cx=\"" << num(lx) << "\" cy=\"" << num(ly + 10) << "\" r=\"7\" fill=\"#d62728\" stroke=\"black\" stroke-width=\"1.5\"/>\n"
+      << "<text x=\"" << num(lx + 12) << "\" y=\"" << num(ly + 14) << "\">" << xml_escape(plot.highlight_legend) << "</text>\n";
+    ly += 22;
+  }
+  if (any_plain) {
+    s << "<circle cx=\"" << num(lx) << "\" cy=\"" << num(ly + 10) << "\" r=\"5\" fill=\"#1f77b4\" stroke=\"black\" stroke-width=\"0.5\"/>\n"
+      << "<text x=\"" << num(lx + 12) << "\" y=\"" << num(ly + 14) << "\">" << xml_escape(plot.point_legend) << "</text>\n";
+  }
+  s << "</svg>\n";
   return s.str();
 }
 

@@ -293,6 +293,38 @@ std::string RunRecord::setting(const std::string& key) const {
   return "";
 }
 
+namespace {
+
+// Names compared with their digit runs as numbers, so that a sweep's variants come out in the
+// order of their settings: acdc-net-m4, m6, m8, m12, m16 (not m12, m16, m4...).
+bool natural_less(const std::string& a, const std::string& b) {
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (digit(a[i]) && digit(b[j])) {
+      size_t ei = i, ej = j;
+      while (ei < a.size() && digit(a[ei])) ++ei;
+      while (ej < b.size() && digit(b[ej])) ++ej;
+      size_t si = i, sj = j;  // leading zeros do not change the value
+      while (si + 1 < ei && a[si] == '0') ++si;
+      while (sj + 1 < ej && b[sj] == '0') ++sj;
+      const auto na = a.substr(si, ei - si), nb = b.substr(sj, ej - sj);
+      if (na.size() != nb.size()) return na.size() < nb.size();
+      if (na != nb) return na < nb;
+      i = ei;
+      j = ej;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i;
+      ++j;
+    }
+  }
+  if ((a.size() - i) != (b.size() - j)) return a.size() - i < b.size() - j;
+  return a < b;
+}
+
+}  // namespace
+
 std::vector<std::string> expand_run_dirs(const std::vector<std::string>& inputs) {
   std::vector<std::string> out;
   for (const auto& input : inputs) {
@@ -312,7 +344,7 @@ std::vector<std::string> expand_run_dirs(const std::vector<std::string>& inputs)
       throw std::invalid_argument(join(input, "config.ini") +
                                   ": missing, and no subdirectory holds a run (not a run or sweep directory)");
     }
-    std::sort(members.begin(), members.end());
+    std::sort(members.begin(), members.end(), natural_less);
     for (const auto& m : members) out.push_back(join(input, m));
   }
   return out;

@@ -4,6 +4,7 @@
 
 #include "experiments/runs/output_paths.h"
 #include "experiments/report/numbers.h"
+#include "experiments/report/progress.h"
 #include "experiments/report/sweep_report.h"
 #include "experiments/runs/sweep.h"
 
@@ -22,12 +23,31 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string sweep_notes(const ClassifySettings& c, const ClassifyResult& first) {
+// The settings shared by the variants; one that the sweep varies reads "per variant" (an
+// atom-drop sweep must not claim the atom-drop of its first variant).
+std::string sweep_notes(const std::vector<ClassifyRequest>& variants, const ClassifyResult& first) {
+  const auto& c = variants.front().settings;
+  auto shared = [&](const auto& field, const std::string& text) {
+    for (const auto& v : variants) {
+      if (!(field(v.settings) == field(c))) return std::string("per variant");
+    }
+    return text;
+  };
   std::ostringstream n;
-  n << "Settings: " << c.epochs << " epochs, batch " << c.batch_size << ", SGD lr " << format_double(c.lr) << " ("
-    << c.schedule << "), momentum " << format_double(c.momentum) << (c.nesterov ? " (Nesterov)" : "")
-    << ", weight decay " << format_double(c.weight_decay) << ", atom-drop " << format_double(c.atom_drop)
-    << (c.augment ? ", augment (crop + flip)" : ", no augmentation") << ", seed " << c.seed
+  n << "Settings: " << shared([](const ClassifySettings& s) { return s.epochs; }, count_of(c.epochs, "epoch"))
+    << ", batch " << shared([](const ClassifySettings& s) { return s.batch_size; }, std::to_string(c.batch_size))
+    << ", SGD lr "
+    << shared([](const ClassifySettings& s) { return std::make_pair(s.lr, s.schedule); },
+              format_double(c.lr) + " (" + c.schedule + ")")
+    << ", momentum "
+    << shared([](const ClassifySettings& s) { return std::make_pair(s.momentum, s.nesterov); },
+              format_double(c.momentum) + (c.nesterov ? " (Nesterov)" : ""))
+    << ", weight decay " << shared([](const ClassifySettings& s) { return s.weight_decay; }, format_double(c.weight_decay))
+    << ", atom-drop " << shared([](const ClassifySettings& s) { return s.atom_drop; }, format_double(c.atom_drop))
+    << ", "
+    << shared([](const ClassifySettings& s) { return s.augment; },
+              c.augment ? "augment (crop + flip)" : "no augmentation")
+    << ", seed " << shared([](const ClassifySettings& s) { return s.seed; }, std::to_string(c.seed))
     << (c.train_per_class > 0 ? ", the first " + std::to_string(c.train_per_class) + " train images of each class"
                               : std::string())
     << ". Test error = 100 − accuracy on "
@@ -112,7 +132,7 @@ int run_sweep(SweepRequest request) {
     rows.push_back(read_results(o.out));
     table.push_back(variant_row(rows.back()));
     // The report grows after every variant, so an interrupted sweep still shows what it has.
-    info.notes = sweep_notes(first, rows.front());
+    info.notes = sweep_notes(request.variants, rows.front());
     write_text_file(run_file(request.out, "results.md"), report::sweep_markdown(table, info));
     write_text_file(run_file(request.out, "results.csv"), report::sweep_csv(table));
     write_text_file(run_file(request.out, "results.svg"), report::sweep_svg(table, svg_title));
