@@ -6,7 +6,8 @@
 # *_CUDA tests included). With ABLATION_DEADLINE=S (seconds since this script started) the
 # Figure 7 ablation sweeps (docs/ablation-fashion-mnist-resnet18.md) run full length on the GPU
 # beside the test suite and are stopped at S; their text outputs (not the checkpoints) come back.
-# Results go to ${OUT:-gpu-out}/.
+# Results go to ${OUT:-gpu-out}/: summary.txt, bench.jsonl, ctest.log, logs.tgz and ablation.tgz (the
+# device tool returns at most 8 files).
 set -uo pipefail
 out=${OUT:-gpu-out}
 mkdir -p "$out" && out=$(cd "$out" && pwd)
@@ -57,9 +58,9 @@ tail -15 "$out/ctest.log" | tee -a "$out/summary.txt"
 (cd build-cuda && timeout 60 ./tests/test_cuda) > "$out/test_cuda.log" 2>&1; grep -E "OK|FAILED|SKIPPED" "$out/test_cuda.log" | tee -a "$out/summary.txt"
 if [ ${#pids[@]} -gt 0 ]; then
   for p in "${pids[@]}"; do wait "$p"; echo "ablation exit $?" | tee -a "$out/summary.txt"; done
-  for name in atom-drop atoms; do
-    (cd runs && find "gpu-ablation-$name" -type f \( -name '*.csv' -o -name '*.json' -o -name '*.md' -o -name '*.ini' -o -name '*.svg' \) \
-      -exec cp --parents {} "$out/" \;)
-  done
+  # Text outputs only (the checkpoints stay): the device tool returns at most 8 files.
+  (cd runs && find gpu-ablation-* -type f \( -name '*.csv' -o -name '*.json' -o -name '*.md' -o -name '*.ini' -o -name '*.svg' \) \
+    -print0 | tar czf "$out/ablation.tgz" --null -T -)
 fi
+(cd "$out" && tar czf logs.tgz --remove-files $(ls install.log configure.log build.log test_cuda.log ablation-*.log 2>/dev/null))
 log "done"
