@@ -10,6 +10,7 @@
 // Names: layer<s>.conv1/bn1/conv2/bn2/conv3/bn3, layer<s>.shortcut.conv/bn, head.
 
 #include "backbones/builders.h"
+#include "backbones/max_pool.h"
 
 #include <torch/torch.h>
 
@@ -70,7 +71,7 @@ class ResNet12 : public Backbone {
       }
       auto shortcut = batch_norm(b.shortcut_bn, conv(b.shortcut_conv, h, p, o), p, o);
       // LeakyReLU is monotonic: pooling first gives the same values on a quarter of the data.
-      h = torch::leaky_relu(torch::max_pool2d(out + shortcut, 2), kLeak);
+      h = torch::leaky_relu(max_pool2x2(out + shortcut), kLeak);
     }
     return pooled_linear(head_, h, p, o);
   }

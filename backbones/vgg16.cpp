@@ -9,6 +9,7 @@
 // Names: features.<i>.conv / features.<i>.bn for the 13 convs (i = 0..12), head.
 
 #include "backbones/builders.h"
+#include "backbones/max_pool.h"
 
 #include <torch/torch.h>
 
@@ -55,7 +56,7 @@ class Vgg16 : public Backbone {
     auto h = x;
     for (const auto& stage : stages_) {
       for (const auto& [conv_id, bn_id] : stage) h = torch::relu(batch_norm(bn_id, conv(conv_id, h, p, o), p, o));
-      h = torch::max_pool2d(h, 2);
+      h = max_pool2x2(h);
     }
     return pooled_linear(head_, h, p, o);
   }

@@ -1,6 +1,7 @@
 // Tests of the backbones/ library: forward over a parameter dictionary, BatchNorm modes.
 
 #include "backbones/batch_norm.h"
+#include "backbones/max_pool.h"
 #include "backbones/registry.h"
 #include "tests/support/tf32.h"
 
@@ -597,6 +598,58 @@ TEST(FastBatchNorm, FirstAndSecondDerivativesEqualLibTorch) {
         const auto b = plain[i].sizes() == a.sizes() ? plain[i] : plain[i].expand_as(a);
         EXPECT_TRUE(torch::allclose(a, b, 1e-9, 1e-9)) << names[i] << " max diff " << (a - b).abs().max().item<double>();
       }
+    }
+  }
+}
+
+// backbones::max_pool2x2 (kernels of its own) against torch::max_pool2d(x, 2), in double
+// precision: the output, the gradient, the gradient of the gradient (second-order MAML) and one
+// order more, in both layouts, with odd sizes (a row and a column outside every window) and
+// with ties: whole windows of equal values (a constant image region, as Fashion-MNIST's black
+// background gives) and a NaN, where the first element in row-major order must take the
+// gradient as LibTorch's does. Values are compared exactly: the pool only moves them.
+TEST(FastMaxPool, EqualsLibTorchInEveryDerivativeWithTies) {
+  const auto dbl = torch::TensorOptions().dtype(torch::kDouble);
+  for (bool channels_last : {false, true}) {
+    for (const auto& size : std::vector<std::pair<int64_t, int64_t>>{{6, 6}, {7, 5}, {2, 3}}) {
+      SCOPED_TRACE("channels_last " + std::to_string(channels_last) + " size " + std::to_string(size.first) + "x" +
+                   std::to_string(size.second));
+      torch::manual_seed(11);
+      auto x0 = torch::randn({3, 4, size.first, size.second}, dbl);
+      x0.index_put_({0}, 0.25);                          // an image of equal values: ties everywhere
+      x0.index_put_({1, 1, 0, 1}, x0.index({1, 1, 0, 0}));  // a tie of two
+      x0.index_put_({2, 3, 1, 1}, std::nan(""));        // a NaN wins its window
+      if (channels_last) x0 = x0.contiguous(torch::MemoryFormat::ChannelsLast);
+      const auto t = torch::randn({3, 4, size.first / 2, size.second / 2}, dbl);
+      const auto u = torch::randn({3, 4, size.first, size.second}, dbl);
+      const auto v = torch::randn({3, 4, size.first / 2, size.second / 2}, dbl);
+      auto run = [&](bool fast) {
+        auto x = x0.clone().requires_grad_(true);
+        auto g_out = t.clone().requires_grad_(true);
+        auto uu = u.clone().requires_grad_(true);
+        auto y = fast ? backbones::max_pool2x2(x) : torch::max_pool2d(x, /*kernel_size=*/2);
+        auto gx = torch::autograd::grad({y}, {x}, {g_out}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+        // Second order (what MAML's outer backward runs): d <gx, u> / d g_out, a gather of u.
+        auto gg = torch::autograd::grad({(gx * uu).sum()}, {g_out}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+        std::vector<torch::Tensor> out = {y.detach(), gx.detach(), gg.detach()};
+        if (fast) {
+          // Third order: d <gg, v> / d u, a scatter of v; LibTorch's double backward is not
+          // differentiable, so it is compared with LibTorch's first backward of v below.
+          out.push_back(torch::autograd::grad({(gg * v).sum()}, {uu}, {}, /*retain_graph=*/false,
+                                              /*create_graph=*/false)[0]);
+        } else {
+          out.push_back(torch::autograd::grad({y}, {x}, {v}, /*retain_graph=*/false, /*create_graph=*/false)[0]);
+        }
+        return out;
+      };
+      const auto fast = run(true), plain = run(false);
+      const char* names[] = {"y", "gx", "d gx / d gy", "third order"};
+      for (size_t i = 0; i < fast.size(); ++i) {
+        EXPECT_TRUE(torch::equal(fast[i].isnan(), plain[i].isnan())) << names[i];
+        EXPECT_TRUE(torch::equal(fast[i].nan_to_num(0), plain[i].nan_to_num(0))) << names[i] << "\n"
+            << fast[i] << "\n" << plain[i];
+      }
+      EXPECT_EQ(fast[0].suggest_memory_format(), plain[0].suggest_memory_format());
     }
   }
 }
