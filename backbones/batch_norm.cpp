@@ -1,5 +1,7 @@
 #include "backbones/batch_norm.h"
 
+#include "backbones/batch_norm_kernels.h"
+
 #include <torch/torch.h>
 
 #include <vector>
@@ -10,37 +12,19 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// A per-channel vector [C] shaped to broadcast against x [N, C, ...].
-torch::Tensor per_channel(const torch::Tensor& v, const torch::Tensor& x) {
-  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
-  shape[1] = v.size(0);
-  return v.view(shape);
-}
-
-// The native backward with weight 1: (r P(v), Σ v x̂, Σ v).
-std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> projected(const torch::Tensor& v, const torch::Tensor& x,
-                                                                  const torch::Tensor& mean, const torch::Tensor& invstd,
-                                                                  double eps) {
-  // An explicit weight of ones: the CPU kernel accepts an undefined weight, the CUDA one does not
-  // (it sizes the weight gradient from the weight).
-  return at::native_batch_norm_backward(v, x, /*weight=*/torch::ones_like(mean), /*running_mean=*/{},
-                                        /*running_var=*/{}, mean, invstd, /*train=*/true, eps, {true, true, true});
-}
-
 torch::Tensor undefined() { return {}; }
 
 // (gy, x, w) -> (gx, gw, gb), differentiable once more by the header's formulas. Built only
-// when the backward itself is recorded (second order); otherwise BatchNorm::backward calls
-// the native kernel directly.
+// when the backward itself is recorded (second order); otherwise BatchNorm::backward projects
+// directly.
 struct BatchNormBackward : public torch::autograd::Function<BatchNormBackward> {
   static variable_list forward(AutogradContext* ctx, torch::Tensor gy, torch::Tensor x, torch::Tensor w,
-                               torch::Tensor mean, torch::Tensor invstd, double eps) {
+                               torch::Tensor mean, torch::Tensor invstd) {
     ctx->set_materialize_grads(false);  // an undefined incoming gradient is a zero: skip its terms
     // r P(gy) is kept for the double backward; gx = w r P(gy).
-    auto [rp_gy, gw, gb] = projected(gy, x, mean, invstd, eps);
-    auto gx = rp_gy * per_channel(w, x);
+    auto [rp_gy, gw, gb] = bn_kernels::project(gy, x, mean, invstd, /*scale=*/{});
+    auto gx = bn_kernels::combine({{rp_gy, w}}, /*bias=*/{});
     ctx->save_for_backward({x, w, mean, invstd, rp_gy, gw});
-    ctx->saved_data["eps"] = eps;
     return {gx, gw, gb};
   }
 
@@ -48,38 +32,44 @@ struct BatchNormBackward : public torch::autograd::Function<BatchNormBackward> {
     const auto saved = ctx->get_saved_variables();
     const auto &x = saved[0], &w = saved[1], &mean = saved[2], &invstd = saved[3], &rp_gy = saved[4];
     const auto& gy_xhat = saved[5];  // Σ gy x̂ = M A
-    const double eps = ctx->saved_data["eps"].toDouble();
     const auto &ggx = grads[0], &ggw = grads[1], &ggb = grads[2];
     const double m = static_cast<double>(x.numel() / x.size(1));
-    auto c = [&x](const torch::Tensor& v) { return per_channel(v, x); };
 
-    // x̂ v = x (r v) - mean r v: x̂ itself is never materialised.
-    torch::Tensor d_gy, d_x, d_w;
+    // d x and d gy as sums of per-channel-scaled tensors, each made in one pass; x̂ v is
+    // x (r v) - mean r v, so x̂ itself is never materialised.
+    std::vector<std::pair<torch::Tensor, torch::Tensor>> dx_terms, dgy_terms;
+    torch::Tensor dx_bias, dgy_bias, d_w;
     torch::Tensor coef_gy = ggw;  // (ggw - w r B): the factor of r P(gy) in d x
     if (ggx.defined()) {
-      auto [rp_ggx, ggx_xhat, ggx_sum] = projected(ggx, x, mean, invstd, eps);
-      // S' = Σ ggx r P(gy) in one pass: the native backward's weight gradient Σ g (input - mean) invstd
-      // with input r P(gy), mean 0 and invstd 1.
-      const auto s_prime = std::get<1>(at::native_batch_norm_backward(
-          ggx, rp_gy, /*weight=*/torch::ones_like(mean), /*running_mean=*/{}, /*running_var=*/{}, torch::zeros_like(mean),
-          torch::ones_like(invstd), /*train=*/true, eps, {false, true, false}));
+      auto [rp_ggx, ggx_xhat, ggx_sum] = bn_kernels::project(ggx, x, mean, invstd, /*scale=*/{});
+      const auto s_prime = bn_kernels::channel_dot(ggx, rp_gy);  // S' = Σ ggx r P(gy); S = w S'
       d_w = s_prime;
       const auto wr = w * invstd;
       const auto b_term = wr * (ggx_xhat / m);
       coef_gy = coef_gy.defined() ? coef_gy - b_term : -b_term;
-      const auto x_coef = -(wr * s_prime / m) * invstd;  // -(r S / M) x̂ with S = w S'
-      d_x = torch::addcmul(c(-mean * x_coef), x, c(x_coef));
-      d_x.addcmul_(rp_ggx, c(-wr * (gy_xhat / m)));
-      d_gy = rp_ggx * c(w);
+      const auto x_coef = -(wr * s_prime / m) * invstd;  // -(r S / M) x̂
+      dx_terms.push_back({x, x_coef});
+      dx_bias = -mean * x_coef;
+      dx_terms.push_back({rp_ggx, -wr * (gy_xhat / m)});
+      dgy_terms.push_back({rp_ggx, w});
     }
-    if (coef_gy.defined()) d_x = d_x.defined() ? d_x.addcmul_(rp_gy, c(coef_gy)) : rp_gy * c(coef_gy);
+    if (coef_gy.defined()) dx_terms.push_back({rp_gy, coef_gy});
     if (ggw.defined()) {
       const auto r_ggw = invstd * ggw;
-      d_gy = d_gy.defined() ? d_gy.addcmul_(x, c(r_ggw)) : x * c(r_ggw);
-      d_gy.sub_(c(mean * r_ggw));
+      dgy_terms.push_back({x, r_ggw});
+      dgy_bias = -mean * r_ggw;
     }
-    if (ggb.defined()) d_gy = d_gy.defined() ? d_gy.add_(c(ggb)) : c(ggb).expand_as(x).contiguous(x.suggest_memory_format());
-    return {d_gy, d_x, d_w, undefined(), undefined(), undefined()};
+    if (ggb.defined()) dgy_bias = dgy_bias.defined() ? dgy_bias + ggb : ggb;
+    torch::Tensor d_x = dx_terms.empty() ? undefined() : bn_kernels::combine(dx_terms, dx_bias);
+    torch::Tensor d_gy;
+    if (!dgy_terms.empty()) {
+      d_gy = bn_kernels::combine(dgy_terms, dgy_bias);
+    } else if (dgy_bias.defined()) {
+      std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+      shape[1] = x.size(1);
+      d_gy = dgy_bias.view(shape).expand_as(x).contiguous(x.suggest_memory_format());
+    }
+    return {d_gy, d_x, d_w, undefined(), undefined()};
   }
 };
 
@@ -93,23 +83,19 @@ struct BatchNorm : public torch::autograd::Function<BatchNorm> {
   static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor w, torch::Tensor b,
                                const RunningStats& running, double momentum, double eps) {
     ctx->set_materialize_grads(false);
-    auto [y, mean, invstd] = at::native_batch_norm(x, w, b, running.mean, running.var, /*training=*/true, momentum, eps);
+    auto [y, mean, invstd] = bn_kernels::forward(x, w, b, running.mean, running.var, momentum, eps);
     ctx->save_for_backward({x, w, mean, invstd});
-    ctx->saved_data["eps"] = eps;
     return y;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     if (!grads[0].defined()) return {undefined(), undefined(), undefined(), undefined(), undefined(), undefined()};
     const auto saved = ctx->get_saved_variables();
-    const double eps = ctx->saved_data["eps"].toDouble();
     if (!torch::GradMode::is_enabled()) {  // first order: nothing differentiates this backward
-      auto [gx, gw, gb] = at::native_batch_norm_backward(grads[0], saved[0], saved[1], /*running_mean=*/{},
-                                                         /*running_var=*/{}, saved[2], saved[3], /*train=*/true, eps,
-                                                         {true, true, true});
+      auto [gx, gw, gb] = bn_kernels::project(grads[0], saved[0], saved[2], saved[3], /*scale=*/saved[1]);
       return {gx, gw, gb, undefined(), undefined(), undefined()};
     }
-    auto out = BatchNormBackward::apply(grads[0], saved[0], saved[1], saved[2], saved[3], eps);
+    auto out = BatchNormBackward::apply(grads[0], saved[0], saved[1], saved[2], saved[3]);
     return {out[0], out[1], out[2], undefined(), undefined(), undefined()};
   }
 };

@@ -654,6 +654,40 @@ TEST(FastMaxPool, EqualsLibTorchInEveryDerivativeWithTies) {
   }
 }
 
+// The float kernels (batch_norm_kernels.cpp: one-pass shifted moments, chunked sums) on
+// activations whose mean is large against their spread (where a naive one-pass variance
+// cancels): output, the three gradients and the running statistics, each within LibTorch's
+// own float error of the double-precision result, with a margin of 2x.
+TEST(FastBatchNorm, FloatKernelsAreAsAccurateAsLibTorch) {
+  for (bool channels_last : {false, true}) {
+    SCOPED_TRACE("channels_last " + std::to_string(channels_last));
+    torch::manual_seed(12);
+    auto x0 = (torch::randn({8, 16, 11, 9}, torch::kDouble) * 0.5 + 40);
+    if (channels_last) x0 = x0.contiguous(torch::MemoryFormat::ChannelsLast);
+    const auto w0 = torch::randn({16}, torch::kDouble), b0 = torch::randn({16}, torch::kDouble);
+    const auto t = torch::randn({8, 16, 11, 9}, torch::kDouble);
+    auto run = [&](bool fast, torch::ScalarType dtype) {
+      auto x = x0.to(dtype).requires_grad_(true), w = w0.to(dtype).requires_grad_(true);
+      auto b = b0.to(dtype).requires_grad_(true);
+      auto mean = torch::zeros({16}, dtype), var = torch::ones({16}, dtype);
+      auto y = fast ? backbones::batch_norm_train(x, w, b, mean, var, 0.1, 1e-5)
+                    : torch::batch_norm(x, w, b, mean, var, /*training=*/true, 0.1, 1e-5, /*cudnn_enabled=*/false);
+      auto g = torch::autograd::grad({(y * t.to(dtype)).sum()}, {x, w, b});
+      std::vector<torch::Tensor> out = {y.detach(), g[0], g[1], g[2], mean, var};
+      for (auto& o : out) o = o.to(torch::kDouble);
+      return out;
+    };
+    const auto exact = run(false, torch::kDouble), ours = run(true, torch::kFloat), theirs = run(false, torch::kFloat);
+    const char* names[] = {"y", "gx", "gw", "gb", "running mean", "running var"};
+    for (size_t i = 0; i < exact.size(); ++i) {
+      const double our_error = (ours[i] - exact[i]).abs().max().item<double>();
+      const double their_error = (theirs[i] - exact[i]).abs().max().item<double>();
+      EXPECT_LE(our_error, 2 * their_error + 1e-6) << names[i] << ": ours " << our_error << ", LibTorch's " << their_error;
+    }
+    EXPECT_EQ(ours[0].suggest_memory_format(), theirs[0].suggest_memory_format());
+  }
+}
+
 TEST(FastBatchNorm, UpdatesRunningStatisticsLikeLibTorch) {
   torch::manual_seed(8);
   auto x = torch::randn({6, 4, 3, 3}, torch::kDouble);

@@ -1,0 +1,307 @@
+#include "backbones/batch_norm_kernels.h"
+
+#include "backbones/batch_norm_loops.h"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+
+namespace backbones::bn_kernels {
+namespace {
+
+// How a tensor [N, C, ...] lies in memory: outer x channels x inner. Channels-last (and
+// [N, C]) is rows of `channels` values (inner 1: the channel loop is the contiguous one);
+// NCHW is N images of C planes of `inner` values.
+struct Layout {
+  int64_t outer = 0, channels = 0, inner = 0;
+  at::MemoryFormat format = at::MemoryFormat::Contiguous;
+  int64_t per_channel() const { return outer * inner; }
+};
+
+constexpr int64_t kRowsPerBlock = 1024;     // channels-last rows per block of a reduction
+constexpr int64_t kGrainElements = 32768;  // elements per parallel task, at least
+
+// The layout the kernels run x in, or none when they do not take it (see the header).
+std::optional<Layout> fast_layout(const torch::Tensor& x, const std::vector<const torch::Tensor*>& others) {
+  if (!x.device().is_cpu() || x.dim() < 2 || x.numel() == 0) return std::nullopt;
+  if (x.scalar_type() != torch::kFloat && x.scalar_type() != torch::kDouble) return std::nullopt;
+  bool recorded = x.requires_grad();
+  for (const auto* t : others) {
+    if (!t->defined()) continue;
+    if (!t->device().is_cpu() || t->scalar_type() != x.scalar_type()) return std::nullopt;
+    recorded = recorded || t->requires_grad();
+  }
+  if (recorded && torch::GradMode::is_enabled()) return std::nullopt;  // a third order: LibTorch ops record it
+  const int64_t n = x.size(0), c = x.size(1);
+  if (x.dim() == 4 && x.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+    return Layout{n * x.size(2) * x.size(3), c, 1, at::MemoryFormat::ChannelsLast};
+  }
+  if (x.is_contiguous()) return Layout{n, c, x.numel() / (n * c), at::MemoryFormat::Contiguous};
+  return std::nullopt;
+}
+
+// t in x's layout (a no-op when it is already).
+torch::Tensor in_layout(const torch::Tensor& t, const torch::Tensor& x, const Layout& l) {
+  TORCH_CHECK(t.sizes() == x.sizes(), "batch norm: a tensor of shape ", t.sizes(), " where ", x.sizes(), " was expected");
+  return t.contiguous(l.format);
+}
+
+// A per-channel vector as C values of T; an undefined one is `fill`. Read in place where it
+// is already C contiguous values of T: a conversion is a handful of LibTorch calls, and the
+// kernels run hundreds of times per meta-iteration.
+template <typename T>
+std::vector<T> values(const torch::Tensor& v, int64_t channels, T fill) {
+  if (!v.defined()) return std::vector<T>(static_cast<size_t>(channels), fill);
+  TORCH_CHECK(v.numel() == channels, "batch norm: a per-channel vector of ", v.numel(), " values for ", channels,
+              " channels");
+  if (v.scalar_type() == c10::CppTypeToScalarType<T>::value && v.is_contiguous()) {
+    const T* p = v.data_ptr<T>();
+    return std::vector<T>(p, p + channels);
+  }
+  const torch::Tensor d = v.detach().to(c10::CppTypeToScalarType<T>::value).contiguous();
+  const T* p = d.data_ptr<T>();
+  return std::vector<T>(p, p + channels);
+}
+
+// C doubles as a [C] tensor of x's dtype.
+template <typename T>
+torch::Tensor channel_tensor(const std::vector<double>& v, const torch::Tensor& like) {
+  auto out = at::empty({static_cast<int64_t>(v.size())}, like.options().memory_format(at::MemoryFormat::Contiguous));
+  T* p = out.data_ptr<T>();
+  for (size_t j = 0; j < v.size(); ++j) p[j] = static_cast<T>(v[j]);
+  return out;
+}
+
+// Per-channel sums of K quantities over all of a tensor's values, in double. chunk(begin, end,
+// acc, scratch) adds the quantities of outer indices [begin, end) into acc[k * C + c] (double),
+// with scratch room for K * C values of T. Blocks of a fixed size (kRowsPerBlock channels-last
+// rows, or one NCHW image) are summed separately and then in order, so that the result is the
+// same on any number of threads.
+template <typename T, int K, typename Chunk>
+std::array<std::vector<double>, K> channel_sums(const Layout& l, const Chunk& chunk) {
+  const int64_t c = l.channels;
+  const int64_t per = l.inner == 1 ? kRowsPerBlock : 1;
+  const int64_t blocks = (l.outer + per - 1) / per;
+  std::vector<double> partial(static_cast<size_t>(blocks * K * c), 0.0);
+  const int64_t grain = std::max<int64_t>(1, kGrainElements / (per * c * l.inner));
+  at::parallel_for(0, blocks, grain, [&](int64_t begin, int64_t end) {
+    std::vector<T> scratch(static_cast<size_t>(K * c));
+    for (int64_t i = begin; i < end; ++i) {
+      chunk(i * per, std::min(l.outer, (i + 1) * per), partial.data() + i * K * c, scratch.data());
+    }
+  });
+  std::array<std::vector<double>, K> sums;
+  for (auto& s : sums) s.assign(static_cast<size_t>(c), 0.0);
+  for (int64_t i = 0; i < blocks; ++i) {
+    const double* p = partial.data() + i * K * c;
+    for (int k = 0; k < K; ++k) {
+      for (int64_t j = 0; j < c; ++j) sums[k][j] += p[k * c + j];
+    }
+  }
+  return sums;
+}
+
+// body(begin, end) over outer indices, on LibTorch's intra-op threads.
+template <typename Body>
+void for_outer(const Layout& l, const Body& body) {
+  at::parallel_for(0, l.outer, std::max<int64_t>(1, kGrainElements / (l.channels * l.inner)), body);
+}
+
+template <typename T>
+void affine_pass(const Layout& l, const T* v, const T* x, const std::vector<T>& a, const std::vector<T>& b,
+                 const std::vector<T>& m, const std::vector<T>& g, T* out) {
+  const auto& loops = bn_kernels::loops<T>();
+  for_outer(l, [&](int64_t begin, int64_t end) {
+    loops.affine(v, x, a.data(), b.data(), m.data(), g.data(), begin, end, l.channels, l.inner, out);
+  });
+}
+
+struct Moments {
+  torch::Tensor y, mean, invstd;
+  std::vector<double> var;  // the biased batch variance
+};
+
+template <typename T>
+Moments forward_kernel(const torch::Tensor& x, const Layout& l, const torch::Tensor& weight, const torch::Tensor& bias,
+                       double eps) {
+  const int64_t c = l.channels, inner = l.inner;
+  const T* xp = x.data_ptr<T>();
+  // Shifted data: Σ (x - s), Σ (x - s)² with s a value of the channel itself, so that the
+  // one-pass variance does not cancel catastrophically when the mean is large.
+  std::vector<T> shift(static_cast<size_t>(c));
+  for (int64_t j = 0; j < c; ++j) shift[j] = xp[inner == 1 ? j : j * inner];
+  const auto& loops = bn_kernels::loops<T>();
+  const auto sums = channel_sums<T, 2>(l, [&](int64_t begin, int64_t end, double* acc, T* scratch) {
+    loops.moments(xp, shift.data(), begin, end, c, inner, acc, scratch);
+  });
+  const double m = static_cast<double>(l.per_channel());
+  const auto w = values<T>(weight, c, T(1)), b = values<T>(bias, c, T(0));
+  std::vector<double> mean(static_cast<size_t>(c)), invstd(mean.size()), var(mean.size());
+  std::vector<T> alpha(mean.size()), beta(mean.size()), zero(mean.size(), T(0));
+  for (int64_t j = 0; j < c; ++j) {
+    const double d = sums[0][j] / m;
+    var[j] = std::max(0.0, sums[1][j] / m - d * d);
+    mean[j] = static_cast<double>(shift[j]) + d;
+    invstd[j] = 1.0 / std::sqrt(var[j] + eps);
+    const double a = static_cast<double>(w[j]) * invstd[j];
+    alpha[j] = static_cast<T>(a);
+    beta[j] = static_cast<T>(static_cast<double>(b[j]) - mean[j] * a);
+  }
+  auto y = at::empty(x.sizes(), x.options().memory_format(l.format));
+  affine_pass<T>(l, xp, xp, alpha, zero, zero, beta, y.data_ptr<T>());
+  return {y, channel_tensor<T>(mean, x), channel_tensor<T>(invstd, x), var};
+}
+
+template <typename T>
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project_kernel(const torch::Tensor& v, const torch::Tensor& x,
+                                                                       const Layout& l, const torch::Tensor& mean_t,
+                                                                       const torch::Tensor& invstd_t,
+                                                                       const torch::Tensor& scale, bool projection) {
+  const int64_t c = l.channels;
+  const T* vp = v.data_ptr<T>();
+  const T* xp = x.data_ptr<T>();
+  const auto mean = values<T>(mean_t, c, T(0));
+  const auto& loops = bn_kernels::loops<T>();
+  const auto sums = channel_sums<T, 2>(l, [&](int64_t begin, int64_t end, double* acc, T* scratch) {
+    loops.project_sums(vp, xp, mean.data(), begin, end, c, l.inner, acc, scratch);
+  });
+  const auto r = values<T>(invstd_t, c, T(1));
+  const auto s = values<T>(scale, c, T(1));
+  const double m = static_cast<double>(l.per_channel());
+  std::vector<double> v_xhat(static_cast<size_t>(c));
+  std::vector<T> a(v_xhat.size()), b(v_xhat.size()), g(v_xhat.size());
+  for (int64_t j = 0; j < c; ++j) {
+    const double rj = r[j], sr = static_cast<double>(s[j]) * rj;
+    v_xhat[j] = sums[1][j] * rj;
+    a[j] = static_cast<T>(sr);
+    b[j] = static_cast<T>(-sr * rj * v_xhat[j] / m);  // x̂ mean(v x̂) = (x - mean) r Σ v x̂ / M
+    g[j] = static_cast<T>(-sr * sums[0][j] / m);
+  }
+  torch::Tensor out;
+  if (projection) {
+    out = at::empty(x.sizes(), x.options().memory_format(l.format));
+    affine_pass<T>(l, vp, xp, a, b, mean, g, out.data_ptr<T>());
+  }
+  return {out, channel_tensor<T>(v_xhat, x), channel_tensor<T>(sums[0], x)};
+}
+
+template <typename T>
+torch::Tensor dot_kernel(const torch::Tensor& a, const torch::Tensor& b, const Layout& l) {
+  const T* ap = a.data_ptr<T>();
+  const T* bp = b.data_ptr<T>();
+  const auto& loops = bn_kernels::loops<T>();
+  const auto sums = channel_sums<T, 1>(l, [&](int64_t begin, int64_t end, double* acc, T* scratch) {
+    loops.dot(ap, bp, begin, end, l.channels, l.inner, acc, scratch);
+  });
+  return channel_tensor<T>(sums[0], a);
+}
+
+template <typename T>
+torch::Tensor combine_kernel(const std::vector<torch::Tensor>& ts, const std::vector<std::vector<T>>& coefs,
+                             const std::vector<T>& bias, const Layout& l) {
+  auto out = at::empty(ts[0].sizes(), ts[0].options().memory_format(l.format));
+  T* op = out.data_ptr<T>();
+  std::vector<const T*> tp, cp;
+  for (const auto& t : ts) tp.push_back(t.data_ptr<T>());
+  for (const auto& cf : coefs) cp.push_back(cf.data());
+  const auto& loops = bn_kernels::loops<T>();
+  for_outer(l, [&](int64_t begin, int64_t end) {
+    loops.combine(tp.data(), cp.data(), static_cast<int>(tp.size()), bias.data(), begin, end, l.channels, l.inner, op);
+  });
+  return out;
+}
+
+// A [C] vector shaped to broadcast against x [N, C, ...].
+torch::Tensor per_channel(const torch::Tensor& v, const torch::Tensor& x) {
+  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+  shape[1] = v.size(0);
+  return v.view(shape);
+}
+
+}  // namespace
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward(const torch::Tensor& x, const torch::Tensor& weight,
+                                                                const torch::Tensor& bias,
+                                                                const torch::Tensor& running_mean,
+                                                                const torch::Tensor& running_var, double momentum,
+                                                                double eps) {
+  const auto l = fast_layout(x, {&weight, &bias});
+  if (!l) return at::native_batch_norm(x, weight, bias, running_mean, running_var, /*training=*/true, momentum, eps);
+  Moments out;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "batch_norm_forward",
+                             [&] { out = forward_kernel<scalar_t>(x, *l, weight, bias, eps); });
+  torch::NoGradGuard no_grad;
+  if (running_mean.defined()) running_mean.mul_(1 - momentum).add_(out.mean.to(running_mean.scalar_type()), momentum);
+  if (running_var.defined()) {
+    const double m = static_cast<double>(l->per_channel());
+    const auto var = torch::tensor(out.var, torch::kDouble) * (m / (m - 1));
+    running_var.mul_(1 - momentum).add_(var.to(running_var.scalar_type()), momentum);
+  }
+  return {out.y, out.mean, out.invstd};
+}
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project(const torch::Tensor& v, const torch::Tensor& x,
+                                                                const torch::Tensor& mean, const torch::Tensor& invstd,
+                                                                const torch::Tensor& scale, bool projection) {
+  const auto l = fast_layout(x, {&v, &mean, &invstd, &scale});
+  if (!l) {
+    // An explicit weight: the CPU kernel accepts an undefined one, the CUDA one does not (it
+    // sizes the weight gradient from the weight).
+    const auto w = scale.defined() ? scale : torch::ones_like(mean);
+    return at::native_batch_norm_backward(v, x, w, /*running_mean=*/{}, /*running_var=*/{}, mean, invstd,
+                                          /*train=*/true, /*eps=*/0.0, {projection, true, true});
+  }
+  const auto vl = in_layout(v, x, *l);
+  std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> out;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "batch_norm_project", [&] {
+    out = project_kernel<scalar_t>(vl, x, *l, mean, invstd, scale, projection);
+  });
+  return out;
+}
+
+torch::Tensor channel_dot(const torch::Tensor& a, const torch::Tensor& b) {
+  const auto l = fast_layout(a, {&b});
+  if (!l) {
+    std::vector<int64_t> dims = {0};
+    for (int64_t d = 2; d < a.dim(); ++d) dims.push_back(d);
+    return (a * b).sum(dims);
+  }
+  const auto bl = in_layout(b, a, *l);
+  torch::Tensor out;
+  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "batch_norm_channel_dot", [&] { out = dot_kernel<scalar_t>(a, bl, *l); });
+  return out;
+}
+
+torch::Tensor combine(const std::vector<std::pair<torch::Tensor, torch::Tensor>>& terms, const torch::Tensor& bias) {
+  TORCH_CHECK(!terms.empty(), "batch norm: combine needs at least one term");
+  const auto& first = terms[0].first;
+  std::vector<const torch::Tensor*> all = {&bias};
+  for (const auto& [t, coef] : terms) {
+    all.push_back(&t);
+    all.push_back(&coef);
+  }
+  const auto l = fast_layout(first, all);
+  if (!l) {
+    auto out = terms[0].first * per_channel(terms[0].second, first);
+    for (size_t k = 1; k < terms.size(); ++k) out = out + terms[k].first * per_channel(terms[k].second, first);
+    return bias.defined() ? out + per_channel(bias, first) : out;
+  }
+  torch::Tensor out;
+  AT_DISPATCH_FLOATING_TYPES(first.scalar_type(), "batch_norm_combine", [&] {
+    std::vector<torch::Tensor> ts;
+    std::vector<std::vector<scalar_t>> coefs;
+    for (const auto& [t, coef] : terms) {
+      ts.push_back(in_layout(t, first, *l));
+      coefs.push_back(values<scalar_t>(coef, l->channels, scalar_t(0)));
+    }
+    out = combine_kernel<scalar_t>(ts, coefs, values<scalar_t>(bias, l->channels, scalar_t(0)), *l);
+  });
+  return out;
+}
+
+}  // namespace backbones::bn_kernels
