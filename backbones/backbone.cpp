@@ -1,6 +1,7 @@
 #include "backbones/backbone.h"
 
 #include "backbones/batch_norm.h"
+#include "backbones/max_pool.h"
 #include "host/memory.h"
 
 #include <torch/torch.h>
@@ -160,21 +161,34 @@ void Backbone::record_head_input(const torch::Tensor& h, bool pools_globally, co
 
 torch::Tensor Backbone::batch_norm(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
                                    const ForwardOptions& o) {
+  return normalize(id, x, p, o, /*max_pool=*/false);
+}
+
+torch::Tensor Backbone::batch_norm_max_pool(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
+                                            const ForwardOptions& o) {
+  return normalize(id, x, p, o, /*max_pool=*/true);
+}
+
+torch::Tensor Backbone::normalize(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
+                                  const ForwardOptions& o, bool max_pool) {
   const auto& bn = bns_[static_cast<size_t>(id)];
   const auto& w = p[static_cast<size_t>(bn.weight_slot)];
   const auto& b = p[static_cast<size_t>(bn.bias_slot)];
   constexpr double kMomentum = kBatchNormMomentum, kEps = kBatchNormEps;
-  if (o.bn == BnMode::kTransductive) return batch_norm_train(x, w, b, {}, {}, kMomentum, kEps);
+  // Batch statistics, with the running ones updated when defined.
+  auto train = [&](const torch::Tensor& mean, const torch::Tensor& var) {
+    return max_pool ? batch_norm_max_pool_train(x, w, b, mean, var, kMomentum, kEps)
+                    : batch_norm_train(x, w, b, mean, var, kMomentum, kEps);
+  };
+  if (o.bn == BnMode::kTransductive) return train({}, {});
   const size_t set = o.bn == BnMode::kPerStep
                          ? static_cast<size_t>(std::min<int64_t>(std::max<int64_t>(o.step, 0), options_.bn_steps - 1))
                          : 0;
   auto& mean = buffers_.tensors()[static_cast<size_t>(bn.mean_slots[set])];
   auto& var = buffers_.tensors()[static_cast<size_t>(bn.var_slots[set])];
-  if (o.training) {
-    if (o.update_running_stats) return batch_norm_train(x, w, b, mean, var, kMomentum, kEps);
-    return batch_norm_train(x, w, b, {}, {}, kMomentum, kEps);
-  }
-  return torch::batch_norm(x, w, b, mean, var, /*training=*/false, kMomentum, kEps, /*cudnn_enabled=*/true);
+  if (o.training) return o.update_running_stats ? train(mean, var) : train({}, {});
+  auto y = torch::batch_norm(x, w, b, mean, var, /*training=*/false, kMomentum, kEps, /*cudnn_enabled=*/true);
+  return max_pool ? max_pool2x2(y) : y;
 }
 
 torch::Tensor Backbone::linear(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,

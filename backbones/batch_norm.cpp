@@ -1,6 +1,7 @@
 #include "backbones/batch_norm.h"
 
 #include "backbones/batch_norm_kernels.h"
+#include "backbones/max_pool.h"
 
 #include <torch/torch.h>
 
@@ -100,7 +101,45 @@ struct BatchNorm : public torch::autograd::Function<BatchNorm> {
   }
 };
 
+// max_pool2x2(BatchNorm(x)): the pool's choices are saved; the backward scatters (recorded,
+// where a second order differentiates it) or projects straight from the pooled gradient.
+struct BatchNormMaxPool : public torch::autograd::Function<BatchNormMaxPool> {
+  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor w, torch::Tensor b,
+                               const RunningStats& running, double momentum, double eps) {
+    ctx->set_materialize_grads(false);
+    auto [pooled, choices, mean, invstd] =
+        bn_kernels::forward_max_pool(x, w, b, running.mean, running.var, momentum, eps);
+    ctx->save_for_backward({x, w, mean, invstd, choices});
+    return pooled;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    if (!grads[0].defined()) return {undefined(), undefined(), undefined(), undefined(), undefined(), undefined()};
+    const auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &w = saved[1], &mean = saved[2], &invstd = saved[3], &choices = saved[4];
+    if (!torch::GradMode::is_enabled()) {
+      auto [gx, gw, gb] = bn_kernels::project_pooled(grads[0], choices, x, mean, invstd, /*scale=*/w);
+      return {gx, gw, gb, undefined(), undefined(), undefined()};
+    }
+    const auto gy = max_pool2x2_scatter(grads[0], choices, x.size(2), x.size(3));
+    auto out = BatchNormBackward::apply(gy, x, w, mean, invstd);
+    return {out[0], out[1], out[2], undefined(), undefined(), undefined()};
+  }
+};
+
 }  // namespace
+
+torch::Tensor batch_norm_max_pool_train(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                                        const torch::Tensor& running_mean, const torch::Tensor& running_var,
+                                        double momentum, double eps) {
+  // The kernels' conditions, checked without autograd recording (as inside the Function).
+  const bool fused = [&] {
+    torch::NoGradGuard no_grad;
+    return bn_kernels::fuses_max_pool(x);
+  }();
+  if (!fused) return max_pool2x2(batch_norm_train(x, weight, bias, running_mean, running_var, momentum, eps));
+  return BatchNormMaxPool::apply(x, weight, bias, RunningStats{running_mean, running_var}, momentum, eps);
+}
 
 torch::Tensor batch_norm_train(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                                const torch::Tensor& running_mean, const torch::Tensor& running_var, double momentum,

@@ -121,14 +121,16 @@ void affine_pass(const Layout& l, const T* v, const T* x, const std::vector<T>& 
   });
 }
 
-struct Moments {
-  torch::Tensor y, mean, invstd;
-  std::vector<double> var;  // the biased batch variance
+// The batch statistics of x and the output's per-channel affine map y = alpha x + beta.
+template <typename T>
+struct Normalization {
+  std::vector<double> mean, invstd, var;  // var: the biased batch variance
+  std::vector<T> alpha, beta;
 };
 
 template <typename T>
-Moments forward_kernel(const torch::Tensor& x, const Layout& l, const torch::Tensor& weight, const torch::Tensor& bias,
-                       double eps) {
+Normalization<T> normalization(const torch::Tensor& x, const Layout& l, const torch::Tensor& weight,
+                               const torch::Tensor& bias, double eps) {
   const int64_t c = l.channels, inner = l.inner;
   const T* xp = x.data_ptr<T>();
   // Shifted data: Σ (x - s), Σ (x - s)² with s a value of the channel itself, so that the
@@ -141,20 +143,50 @@ Moments forward_kernel(const torch::Tensor& x, const Layout& l, const torch::Ten
   });
   const double m = static_cast<double>(l.per_channel());
   const auto w = values<T>(weight, c, T(1)), b = values<T>(bias, c, T(0));
-  std::vector<double> mean(static_cast<size_t>(c)), invstd(mean.size()), var(mean.size());
-  std::vector<T> alpha(mean.size()), beta(mean.size()), zero(mean.size(), T(0));
+  Normalization<T> n;
+  n.mean.resize(static_cast<size_t>(c));
+  n.invstd.resize(n.mean.size());
+  n.var.resize(n.mean.size());
+  n.alpha.resize(n.mean.size());
+  n.beta.resize(n.mean.size());
   for (int64_t j = 0; j < c; ++j) {
     const double d = sums[0][j] / m;
-    var[j] = std::max(0.0, sums[1][j] / m - d * d);
-    mean[j] = static_cast<double>(shift[j]) + d;
-    invstd[j] = 1.0 / std::sqrt(var[j] + eps);
-    const double a = static_cast<double>(w[j]) * invstd[j];
-    alpha[j] = static_cast<T>(a);
-    beta[j] = static_cast<T>(static_cast<double>(b[j]) - mean[j] * a);
+    n.var[j] = std::max(0.0, sums[1][j] / m - d * d);
+    n.mean[j] = static_cast<double>(shift[j]) + d;
+    n.invstd[j] = 1.0 / std::sqrt(n.var[j] + eps);
+    const double alpha = static_cast<double>(w[j]) * n.invstd[j];
+    n.alpha[j] = static_cast<T>(alpha);
+    n.beta[j] = static_cast<T>(static_cast<double>(b[j]) - n.mean[j] * alpha);
   }
-  auto y = at::empty(x.sizes(), x.options().memory_format(l.format));
-  affine_pass<T>(l, xp, xp, alpha, zero, zero, beta, y.data_ptr<T>());
-  return {y, channel_tensor<T>(mean, x), channel_tensor<T>(invstd, x), var};
+  return n;
+}
+
+// The running statistics' update from a batch's (momentum as torch::batch_norm, the variance
+// unbiased).
+void update_running(const std::vector<double>& mean, const std::vector<double>& var, double count,
+                    const torch::Tensor& running_mean, const torch::Tensor& running_var, double momentum) {
+  torch::NoGradGuard no_grad;
+  if (running_mean.defined()) {
+    running_mean.mul_(1 - momentum).add_(torch::tensor(mean, torch::kDouble).to(running_mean.scalar_type()), momentum);
+  }
+  if (running_var.defined()) {
+    const auto unbiased = torch::tensor(var, torch::kDouble) * (count / (count - 1));
+    running_var.mul_(1 - momentum).add_(unbiased.to(running_var.scalar_type()), momentum);
+  }
+}
+
+template <typename T>
+torch::Tensor combine_kernel(const std::vector<torch::Tensor>& ts, const std::vector<std::vector<T>>& coefs,
+                             const std::vector<T>& bias, const Layout& l);
+
+PoolGeometry pool_geometry(const torch::Tensor& x) {
+  return {x.size(2), x.size(3), x.size(2) / 2, x.size(3) / 2, x.size(1)};
+}
+
+// Output rows of a pool, on LibTorch's intra-op threads.
+template <typename Body>
+void for_pooled_rows(const PoolGeometry& g, int64_t rows, const Body& body) {
+  at::parallel_for(0, rows, std::max<int64_t>(1, kGrainElements / (4 * g.c)), body);
 }
 
 template <typename T>
@@ -232,17 +264,102 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward(const torch::Ten
                                                                 double eps) {
   const auto l = fast_layout(x, {&weight, &bias});
   if (!l) return at::native_batch_norm(x, weight, bias, running_mean, running_var, /*training=*/true, momentum, eps);
-  Moments out;
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "batch_norm_forward",
-                             [&] { out = forward_kernel<scalar_t>(x, *l, weight, bias, eps); });
-  torch::NoGradGuard no_grad;
-  if (running_mean.defined()) running_mean.mul_(1 - momentum).add_(out.mean.to(running_mean.scalar_type()), momentum);
-  if (running_var.defined()) {
-    const double m = static_cast<double>(l->per_channel());
-    const auto var = torch::tensor(out.var, torch::kDouble) * (m / (m - 1));
-    running_var.mul_(1 - momentum).add_(var.to(running_var.scalar_type()), momentum);
-  }
-  return {out.y, out.mean, out.invstd};
+  std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> out;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "batch_norm_forward", [&] {
+    const auto n = normalization<scalar_t>(x, *l, weight, bias, eps);
+    update_running(n.mean, n.var, static_cast<double>(l->per_channel()), running_mean, running_var, momentum);
+    out = {combine_kernel<scalar_t>({x}, {n.alpha}, n.beta, *l), channel_tensor<scalar_t>(n.mean, x),
+           channel_tensor<scalar_t>(n.invstd, x)};
+  });
+  return out;
+}
+
+bool fuses_max_pool(const torch::Tensor& x) {
+  const auto l = fast_layout(x, {});
+  return l && x.dim() == 4 && l->inner == 1 && x.size(2) >= 2 && x.size(3) >= 2;
+}
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor, torch::Tensor> forward_max_pool(
+    const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& running_mean,
+    const torch::Tensor& running_var, double momentum, double eps) {
+  TORCH_CHECK(fuses_max_pool(x), "batch norm + max-pool: no fused kernel for this input");
+  const auto l = *fast_layout(x, {&weight, &bias});
+  const auto g = pool_geometry(x);
+  const auto fmt = at::MemoryFormat::ChannelsLast;
+  auto pooled = at::empty({x.size(0), g.c, g.oh, g.ow}, x.options().memory_format(fmt));
+  auto choice = at::empty(pooled.sizes(), pooled.options().dtype(torch::kUInt8).memory_format(fmt));
+  torch::Tensor mean, invstd;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "batch_norm_max_pool_forward", [&] {
+    const auto n = normalization<scalar_t>(x, l, weight, bias, eps);
+    update_running(n.mean, n.var, static_cast<double>(l.per_channel()), running_mean, running_var, momentum);
+    const auto& loops = bn_kernels::loops<scalar_t>();
+    const scalar_t* xp = x.data_ptr<scalar_t>();
+    scalar_t* op = pooled.data_ptr<scalar_t>();
+    uint8_t* kp = choice.data_ptr<uint8_t>();
+    for_pooled_rows(g, x.size(0) * g.oh * g.ow, [&](int64_t begin, int64_t end) {
+      loops.pool_scale_shift(xp, n.alpha.data(), n.beta.data(), g, begin, end, op, kp);
+    });
+    mean = channel_tensor<scalar_t>(n.mean, x);
+    invstd = channel_tensor<scalar_t>(n.invstd, x);
+  });
+  return {pooled, choice, mean, invstd};
+}
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project_pooled(const torch::Tensor& gp_in,
+                                                                       const torch::Tensor& choice,
+                                                                       const torch::Tensor& x, const torch::Tensor& mean_t,
+                                                                       const torch::Tensor& invstd_t,
+                                                                       const torch::Tensor& scale) {
+  TORCH_CHECK(fuses_max_pool(x) && !torch::GradMode::is_enabled(), "batch norm + max-pool: no fused backward here");
+  const auto l = *fast_layout(x, {&gp_in, &mean_t, &invstd_t, &scale});
+  const auto g = pool_geometry(x);
+  const auto gp = gp_in.contiguous(at::MemoryFormat::ChannelsLast);
+  TORCH_CHECK(gp.sizes() == choice.sizes() && choice.is_contiguous(at::MemoryFormat::ChannelsLast),
+              "batch norm + max-pool: output gradient ", gp.sizes(), " against choices ", choice.sizes());
+  const int64_t rows = x.size(0) * g.oh * g.ow, c = g.c;
+  std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> out;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "batch_norm_max_pool_backward", [&] {
+    using T = scalar_t;
+    const auto& loops = bn_kernels::loops<T>();
+    const T* gpp = gp.data_ptr<T>();
+    const T* xp = x.data_ptr<T>();
+    const uint8_t* kp = choice.data_ptr<uint8_t>();
+    const auto mean = values<T>(mean_t, c, T(0));
+    // The sums run over the pooled outputs only: the gradient is zero at the other 3 of 4.
+    const Layout pooled_rows{rows, c, 1, at::MemoryFormat::ChannelsLast};
+    const auto sums = channel_sums<T, 2>(pooled_rows, [&](int64_t begin, int64_t end, double* acc, T* scratch) {
+      loops.pooled_sums(gpp, kp, xp, mean.data(), g, begin, end, acc, scratch);
+    });
+    const auto r = values<T>(invstd_t, c, T(1));
+    const auto s = values<T>(scale, c, T(1));
+    const double m = static_cast<double>(l.per_channel());
+    std::vector<double> v_xhat(static_cast<size_t>(c));
+    std::vector<T> a(v_xhat.size()), b(v_xhat.size()), g0(v_xhat.size()), zero(v_xhat.size(), T(0));
+    for (int64_t j = 0; j < c; ++j) {
+      const double rj = r[j], sr = static_cast<double>(s[j]) * rj;
+      v_xhat[j] = sums[1][j] * rj;
+      a[j] = static_cast<T>(sr);
+      b[j] = static_cast<T>(-sr * rj * v_xhat[j] / m);
+      g0[j] = static_cast<T>(-sr * sums[0][j] / m);
+    }
+    auto gx = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::ChannelsLast));
+    T* gxp = gx.data_ptr<T>();
+    for_pooled_rows(g, rows, [&](int64_t begin, int64_t end) {
+      loops.pooled_affine(gpp, kp, xp, a.data(), b.data(), mean.data(), g0.data(), g, begin, end, gxp);
+    });
+    // A last row or column outside every window (odd sizes): its gradient in is zero.
+    const int64_t n_images = x.size(0);
+    auto leftover = [&](int64_t offset) {
+      loops.affine(zero.data(), xp + offset, a.data(), b.data(), mean.data(), g0.data(), 0, 1, c, 1, gxp + offset);
+    };
+    for (int64_t n = 0; n < n_images; ++n) {
+      for (int64_t h = 0; h < g.h; ++h) {
+        for (int64_t w = h < 2 * g.oh ? 2 * g.ow : 0; w < g.w; ++w) leftover(((n * g.h + h) * g.w + w) * c);
+      }
+    }
+    out = {gx, channel_tensor<T>(v_xhat, x), channel_tensor<T>(sums[0], x)};
+  });
+  return out;
 }
 
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project(const torch::Tensor& v, const torch::Tensor& x,

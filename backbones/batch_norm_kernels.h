@@ -46,4 +46,24 @@ torch::Tensor channel_dot(const torch::Tensor& a, const torch::Tensor& b);
 // channels of the t_i (tensors of one shape; at least one term). An undefined bias is zero.
 torch::Tensor combine(const std::vector<std::pair<torch::Tensor, torch::Tensor>>& terms, const torch::Tensor& bias);
 
+// BatchNorm followed by a 2x2 max-pool (Conv4's layers), fused: the pool reads x and the
+// per-channel affine map, so that the normalised map is never written, and the backward forms
+// its sums from the pooled outputs alone (the gradient is zero at 3 of 4 positions).
+// Channels-last float and double CPU tensors with h, w >= 2 only (fuses_max_pool); the choices
+// are max_pool2x2's (one byte per output, 0..3 row-major in the window, channels-last).
+bool fuses_max_pool(const torch::Tensor& x);
+
+// (max_pool2x2(y), choices, mean, invstd) for y = forward(x, ...)[0].
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor, torch::Tensor> forward_max_pool(
+    const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& running_mean,
+    const torch::Tensor& running_var, double momentum, double eps);
+
+// project(v, x, mean, invstd, scale) for v the 2x2 pool's backward of gp [N, C, h/2, w/2] by
+// the choices, without forming v; when autograd is not recording.
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project_pooled(const torch::Tensor& gp,
+                                                                       const torch::Tensor& choices,
+                                                                       const torch::Tensor& x, const torch::Tensor& mean,
+                                                                       const torch::Tensor& invstd,
+                                                                       const torch::Tensor& scale);
+
 }  // namespace backbones::bn_kernels

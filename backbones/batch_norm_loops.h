@@ -11,6 +11,19 @@
 
 namespace backbones::bn_kernels {
 
+// A channels-last tensor [N, C, h, w] pooled by 2x2 windows into [N, C, oh, ow]: output row r
+// (one (n, i, j) position, C values) reads the input rows at offsets(r) + {0, right, below,
+// below + right}.
+struct PoolGeometry {
+  int64_t h, w, oh, ow, c;
+  int64_t offset(int64_t r) const {
+    const int64_t n = r / (oh * ow), i = (r / ow) % oh, j = r % ow;
+    return ((n * h + 2 * i) * w + 2 * j) * c;
+  }
+  int64_t right() const { return c; }
+  int64_t below() const { return w * c; }
+};
+
 template <typename T>
 struct Loops {
   // Sums into double accumulators acc [K * c] (k-th sum of channel j at acc[k * c + j]), with
@@ -29,6 +42,18 @@ struct Loops {
   // out = bias + Σ_k t[k] coef[k], k < terms
   void (*combine)(const T* const* t, const T* const* coef, int terms, const T* bias, int64_t begin, int64_t end,
                   int64_t c, int64_t inner, T* out);
+
+  // Output rows [begin, end) of a 2x2 max-pool of y = a x + b (channels-last), with the window
+  // element each output took (0..3 row-major; the first of equal values, NaN winning).
+  void (*pool_scale_shift)(const T* x, const T* a, const T* b, const PoolGeometry& g, int64_t begin, int64_t end,
+                           T* out, uint8_t* choice);
+  // K = 2 over output rows: Σ gp, Σ gp (x_chosen - mean)
+  void (*pooled_sums)(const T* gp, const uint8_t* choice, const T* x, const T* mean, const PoolGeometry& g,
+                      int64_t begin, int64_t end, double* acc, T* scratch);
+  // The four input rows of output rows [begin, end): out = a v + b (x - m) + g0, v the output
+  // gradient where the window chose that element and 0 elsewhere.
+  void (*pooled_affine)(const T* gp, const uint8_t* choice, const T* x, const T* a, const T* b, const T* m,
+                        const T* g0, const PoolGeometry& g, int64_t begin, int64_t end, T* out);
 };
 
 // The loops for this CPU: AVX2 + FMA where the CPU has them and the build made them.

@@ -3,7 +3,6 @@
 // BatchNorm that follows each one makes a bias redundant.
 
 #include "backbones/builders.h"
-#include "backbones/max_pool.h"
 
 #include <torch/torch.h>
 
@@ -44,8 +43,8 @@ class Conv4 : public Backbone {
     auto h = x;
     for (int i = 0; i < 4; ++i) {
       // relu(max_pool(.)) == max_pool(relu(.)) (relu is monotonic): the relu and its
-      // backward then touch a quarter of the values.
-      h = torch::relu(max_pool2x2(batch_norm(bns_[i], conv(convs_[i], h, p, o), p, o)));
+      // backward then touch a quarter of the values; BatchNorm and the pool run fused.
+      h = torch::relu(batch_norm_max_pool(bns_[i], conv(convs_[i], h, p, o), p, o));
     }
     // A [width, side, side] map flattened: the same as global pooling only when side is 1.
     record_head_input(h, /*pools_globally=*/side_ == 1, o);

@@ -259,6 +259,10 @@ struct MaxPool : public torch::autograd::Function<MaxPool> {
 
 }  // namespace
 
+torch::Tensor max_pool2x2_scatter(const torch::Tensor& g, const torch::Tensor& k, int64_t h, int64_t w) {
+  return PoolScatter::apply(g, k, h, w, k.suggest_memory_format() == at::MemoryFormat::ChannelsLast);
+}
+
 torch::Tensor max_pool2x2(const torch::Tensor& x) {
   const bool ours = x.device().is_cpu() && x.dim() == 4 && x.size(2) >= 2 && x.size(3) >= 2 &&
                     (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble);
