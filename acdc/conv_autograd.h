@@ -13,9 +13,8 @@
 //     d w  = weight gradient of conv with input ggx and output gradient gy
 //     d x  = input gradient of conv with weight ggw and output gradient gy
 //
-// Small-input stems (C_in * k * k <= 32, groups 1, on the CPU, input needing no gradient) take
-// their weight gradient from im2col and one matrix product: oneDNN's weight gradient for a 1- or
-// 3-channel input is about twice as slow.
+// On the CPU every call passes the weight in the input's layout (channels-last where the
+// activations are): see weight_for in conv_autograd.cpp.
 
 #include <torch/types.h>
 
