@@ -189,6 +189,35 @@ void for_pooled_rows(const PoolGeometry& g, int64_t rows, const Body& body) {
   at::parallel_for(0, rows, std::max<int64_t>(1, kGrainElements / (4 * g.c)), body);
 }
 
+// From the sums Σ v and Σ v (x - mean): Σ v x̂, and the per-channel map
+// scale r P(v) = a v + b (x - mean) + g over M values per channel.
+template <typename T>
+struct Projection {
+  std::vector<double> v_xhat;
+  std::vector<T> a, b, g;
+};
+
+template <typename T>
+Projection<T> projection_of(const std::array<std::vector<double>, 2>& sums, const torch::Tensor& invstd,
+                            const torch::Tensor& scale, double m) {
+  const auto c = static_cast<int64_t>(sums[0].size());
+  const auto r = values<T>(invstd, c, T(1));
+  const auto s = values<T>(scale, c, T(1));
+  Projection<T> p;
+  p.v_xhat.resize(sums[0].size());
+  p.a.resize(sums[0].size());
+  p.b.resize(sums[0].size());
+  p.g.resize(sums[0].size());
+  for (int64_t j = 0; j < c; ++j) {
+    const double rj = r[j], sr = static_cast<double>(s[j]) * rj;
+    p.v_xhat[j] = sums[1][j] * rj;
+    p.a[j] = static_cast<T>(sr);
+    p.b[j] = static_cast<T>(-sr * rj * p.v_xhat[j] / m);  // x̂ mean(v x̂) = (x - mean) r Σ v x̂ / M
+    p.g[j] = static_cast<T>(-sr * sums[0][j] / m);
+  }
+  return p;
+}
+
 template <typename T>
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project_kernel(const torch::Tensor& v, const torch::Tensor& x,
                                                                        const Layout& l, const torch::Tensor& mean_t,
@@ -202,24 +231,13 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project_kernel(const tor
   const auto sums = channel_sums<T, 2>(l, [&](int64_t begin, int64_t end, double* acc, T* scratch) {
     loops.project_sums(vp, xp, mean.data(), begin, end, c, l.inner, acc, scratch);
   });
-  const auto r = values<T>(invstd_t, c, T(1));
-  const auto s = values<T>(scale, c, T(1));
-  const double m = static_cast<double>(l.per_channel());
-  std::vector<double> v_xhat(static_cast<size_t>(c));
-  std::vector<T> a(v_xhat.size()), b(v_xhat.size()), g(v_xhat.size());
-  for (int64_t j = 0; j < c; ++j) {
-    const double rj = r[j], sr = static_cast<double>(s[j]) * rj;
-    v_xhat[j] = sums[1][j] * rj;
-    a[j] = static_cast<T>(sr);
-    b[j] = static_cast<T>(-sr * rj * v_xhat[j] / m);  // x̂ mean(v x̂) = (x - mean) r Σ v x̂ / M
-    g[j] = static_cast<T>(-sr * sums[0][j] / m);
-  }
+  const auto p = projection_of<T>(sums, invstd_t, scale, static_cast<double>(l.per_channel()));
   torch::Tensor out;
   if (projection) {
     out = at::empty(x.sizes(), x.options().memory_format(l.format));
-    affine_pass<T>(l, vp, xp, a, b, mean, g, out.data_ptr<T>());
+    affine_pass<T>(l, vp, xp, p.a, p.b, mean, p.g, out.data_ptr<T>());
   }
-  return {out, channel_tensor<T>(v_xhat, x), channel_tensor<T>(sums[0], x)};
+  return {out, channel_tensor<T>(p.v_xhat, x), channel_tensor<T>(sums[0], x)};
 }
 
 template <typename T>
@@ -330,18 +348,9 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project_pooled(const tor
     const auto sums = channel_sums<T, 2>(pooled_rows, [&](int64_t begin, int64_t end, double* acc, T* scratch) {
       loops.pooled_sums(gpp, kp, xp, mean.data(), g, begin, end, acc, scratch);
     });
-    const auto r = values<T>(invstd_t, c, T(1));
-    const auto s = values<T>(scale, c, T(1));
-    const double m = static_cast<double>(l.per_channel());
-    std::vector<double> v_xhat(static_cast<size_t>(c));
-    std::vector<T> a(v_xhat.size()), b(v_xhat.size()), g0(v_xhat.size()), zero(v_xhat.size(), T(0));
-    for (int64_t j = 0; j < c; ++j) {
-      const double rj = r[j], sr = static_cast<double>(s[j]) * rj;
-      v_xhat[j] = sums[1][j] * rj;
-      a[j] = static_cast<T>(sr);
-      b[j] = static_cast<T>(-sr * rj * v_xhat[j] / m);
-      g0[j] = static_cast<T>(-sr * sums[0][j] / m);
-    }
+    const auto p = projection_of<T>(sums, invstd_t, scale, static_cast<double>(l.per_channel()));
+    const auto &a = p.a, &b = p.b, &g0 = p.g;
+    const std::vector<T> zero(a.size(), T(0));
     auto gx = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::ChannelsLast));
     T* gxp = gx.data_ptr<T>();
     for_pooled_rows(g, rows, [&](int64_t begin, int64_t end) {
@@ -357,7 +366,7 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project_pooled(const tor
         for (int64_t w = h < 2 * g.oh ? 2 * g.ow : 0; w < g.w; ++w) leftover(((n * g.h + h) * g.w + w) * c);
       }
     }
-    out = {gx, channel_tensor<T>(v_xhat, x), channel_tensor<T>(sums[0], x)};
+    out = {gx, channel_tensor<T>(p.v_xhat, x), channel_tensor<T>(sums[0], x)};
   });
   return out;
 }
