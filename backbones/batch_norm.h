@@ -3,9 +3,10 @@
 //
 // Second-order MAML differentiates the BatchNorm backward of every inner step. LibTorch's
 // generic double backward of batch_norm is a chain of ~40 small elementwise ops and
-// reductions: 20-25 % of a second-order Conv4 meta-iteration on the CPU. Here the backward is
-// LibTorch's fused native kernel and its derivative is written out with two more calls of
-// that kernel plus a handful of elementwise ops.
+// reductions: 20-25 % of a second-order Conv4 meta-iteration on the CPU. Here the derivative
+// is written out from the quantities below, each a per-channel reduction or a per-channel
+// combination of tensors: batch_norm_kernels.h computes them (CPU kernels of its own,
+// LibTorch's native batch-norm kernels elsewhere).
 //
 // Per channel, over the M = N*H*W values: x̂ = (x - mean) r with r = 1/sqrt(var + eps),
 // y = w x̂ + b. With P(v) = v - mean(v) - x̂ mean(v x̂) (symmetric):
@@ -15,7 +16,8 @@
 //     d gy = w r P(ggx) + ggw x̂ + ggb
 //     d w  = r Σ ggx P(gy)
 //     d x  = r [ (ggw - w r B) P(gy) - w r A P(ggx) - (S / M) x̂ ]
-// r P(v), Σ v x̂ and Σ v are exactly what the native backward returns for weight 1.
+// r P(v), Σ v x̂ and Σ v are what the native backward returns for weight 1
+// (bn_kernels::project).
 
 #include <torch/types.h>
 
