@@ -132,7 +132,20 @@ int64_t Backbone::add_head(int64_t in_features, int64_t out_features) {
   return static_cast<int64_t>(linears_.size()) - 1;
 }
 
-void Backbone::finalize() { plan_.finalize(); }
+void Backbone::finalize() {
+  plan_.finalize();
+  if (!options_.channels_last) return;
+  // Standard kernels live in channels-last memory, the activations' layout: the convolutions
+  // then take them as they are, their gradients come back channels-last, and the MAML inner
+  // loop's updates keep that layout (no copy per convolution call).
+  auto& tensors = params_.tensors();
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    auto& t = tensors[i];
+    if (params_.roles()[i] != acdc::Role::kConvWeight || t.dim() != 4) continue;
+    torch::NoGradGuard no_grad;
+    t = t.detach().contiguous(at::MemoryFormat::ChannelsLast).requires_grad_(t.requires_grad());
+  }
+}
 
 torch::Tensor Backbone::conv(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
                              const ForwardOptions& o) const {
@@ -161,24 +174,24 @@ void Backbone::record_head_input(const torch::Tensor& h, bool pools_globally, co
 
 torch::Tensor Backbone::batch_norm(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
                                    const ForwardOptions& o) {
-  return normalize(id, x, p, o, /*max_pool=*/false);
+  return normalize(id, x, p, o, /*max_pool_relu=*/false);
 }
 
-torch::Tensor Backbone::batch_norm_max_pool(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
-                                            const ForwardOptions& o) {
-  return normalize(id, x, p, o, /*max_pool=*/true);
+torch::Tensor Backbone::batch_norm_max_pool_relu(int64_t id, const torch::Tensor& x,
+                                                 const std::vector<torch::Tensor>& p, const ForwardOptions& o) {
+  return normalize(id, x, p, o, /*max_pool_relu=*/true);
 }
 
 torch::Tensor Backbone::normalize(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
-                                  const ForwardOptions& o, bool max_pool) {
+                                  const ForwardOptions& o, bool max_pool_relu) {
   const auto& bn = bns_[static_cast<size_t>(id)];
   const auto& w = p[static_cast<size_t>(bn.weight_slot)];
   const auto& b = p[static_cast<size_t>(bn.bias_slot)];
   constexpr double kMomentum = kBatchNormMomentum, kEps = kBatchNormEps;
   // Batch statistics, with the running ones updated when defined.
   auto train = [&](const torch::Tensor& mean, const torch::Tensor& var) {
-    return max_pool ? batch_norm_max_pool_train(x, w, b, mean, var, kMomentum, kEps)
-                    : batch_norm_train(x, w, b, mean, var, kMomentum, kEps);
+    return max_pool_relu ? batch_norm_max_pool_relu_train(x, w, b, mean, var, kMomentum, kEps)
+                         : batch_norm_train(x, w, b, mean, var, kMomentum, kEps);
   };
   if (o.bn == BnMode::kTransductive) return train({}, {});
   const size_t set = o.bn == BnMode::kPerStep
@@ -188,7 +201,7 @@ torch::Tensor Backbone::normalize(int64_t id, const torch::Tensor& x, const std:
   auto& var = buffers_.tensors()[static_cast<size_t>(bn.var_slots[set])];
   if (o.training) return o.update_running_stats ? train(mean, var) : train({}, {});
   auto y = torch::batch_norm(x, w, b, mean, var, /*training=*/false, kMomentum, kEps, /*cudnn_enabled=*/true);
-  return max_pool ? max_pool2x2(y) : y;
+  return max_pool_relu ? torch::relu(max_pool2x2(y)) : y;
 }
 
 torch::Tensor Backbone::linear(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,

@@ -117,9 +117,9 @@ class Backbone {
                      const ForwardOptions& o) const;
   torch::Tensor batch_norm(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
                            const ForwardOptions& o);
-  // max_pool2x2(batch_norm(id, x, p, o)), fused where the statistics are the batch's.
-  torch::Tensor batch_norm_max_pool(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
-                                    const ForwardOptions& o);
+  // relu(max_pool2x2(batch_norm(id, x, p, o))), fused where the statistics are the batch's.
+  torch::Tensor batch_norm_max_pool_relu(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
+                                         const ForwardOptions& o);
   torch::Tensor linear(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
                        const ForwardOptions& o) const;
   // The head of the globally pooling networks: linear(id, mean of h over H, W).
@@ -133,7 +133,7 @@ class Backbone {
 
  private:
   torch::Tensor normalize(int64_t id, const torch::Tensor& x, const std::vector<torch::Tensor>& p,
-                          const ForwardOptions& o, bool max_pool);
+                          const ForwardOptions& o, bool max_pool_relu);
 
   struct BatchNormLayer {
     std::string name;

@@ -101,15 +101,16 @@ struct BatchNorm : public torch::autograd::Function<BatchNorm> {
   }
 };
 
-// max_pool2x2(BatchNorm(x)): the pool's choices are saved; the backward scatters (recorded,
-// where a second order differentiates it) or projects straight from the pooled gradient.
-struct BatchNormMaxPool : public torch::autograd::Function<BatchNormMaxPool> {
+// relu(max_pool2x2(BatchNorm(x))): the pool's choices (kNoGradient where the ReLU clipped) are
+// saved; the backward scatters (recorded, where a second order differentiates it: the ReLU's
+// mask is constant, its second derivative zero) or projects straight from the pooled gradient.
+struct BatchNormMaxPoolRelu : public torch::autograd::Function<BatchNormMaxPoolRelu> {
   static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor w, torch::Tensor b,
                                const RunningStats& running, double momentum, double eps) {
     ctx->set_materialize_grads(false);
-    auto [pooled, choices, mean, invstd] =
-        bn_kernels::forward_max_pool(x, w, b, running.mean, running.var, momentum, eps);
-    ctx->save_for_backward({x, w, mean, invstd, choices});
+    auto [pooled, choices, chosen, mean, invstd] =
+        bn_kernels::forward_max_pool_relu(x, w, b, running.mean, running.var, momentum, eps);
+    ctx->save_for_backward({x, w, mean, invstd, choices, chosen});
     return pooled;
   }
 
@@ -118,7 +119,8 @@ struct BatchNormMaxPool : public torch::autograd::Function<BatchNormMaxPool> {
     const auto saved = ctx->get_saved_variables();
     const auto &x = saved[0], &w = saved[1], &mean = saved[2], &invstd = saved[3], &choices = saved[4];
     if (!torch::GradMode::is_enabled()) {
-      auto [gx, gw, gb] = bn_kernels::project_pooled(grads[0], choices, x, mean, invstd, /*scale=*/w);
+      auto [gx, gw, gb] = bn_kernels::project_pooled(grads[0], choices, /*chosen=*/saved[5], x, mean, invstd,
+                                                     /*scale=*/w);
       return {gx, gw, gb, undefined(), undefined(), undefined()};
     }
     const auto gy = max_pool2x2_scatter(grads[0], choices, x.size(2), x.size(3));
@@ -129,16 +131,18 @@ struct BatchNormMaxPool : public torch::autograd::Function<BatchNormMaxPool> {
 
 }  // namespace
 
-torch::Tensor batch_norm_max_pool_train(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                                        const torch::Tensor& running_mean, const torch::Tensor& running_var,
-                                        double momentum, double eps) {
+torch::Tensor batch_norm_max_pool_relu_train(const torch::Tensor& x, const torch::Tensor& weight,
+                                             const torch::Tensor& bias, const torch::Tensor& running_mean,
+                                             const torch::Tensor& running_var, double momentum, double eps) {
   // The kernels' conditions, checked without autograd recording (as inside the Function).
   const bool fused = [&] {
     torch::NoGradGuard no_grad;
     return bn_kernels::fuses_max_pool(x);
   }();
-  if (!fused) return max_pool2x2(batch_norm_train(x, weight, bias, running_mean, running_var, momentum, eps));
-  return BatchNormMaxPool::apply(x, weight, bias, RunningStats{running_mean, running_var}, momentum, eps);
+  if (!fused) {
+    return torch::relu(max_pool2x2(batch_norm_train(x, weight, bias, running_mean, running_var, momentum, eps)));
+  }
+  return BatchNormMaxPoolRelu::apply(x, weight, bias, RunningStats{running_mean, running_var}, momentum, eps);
 }
 
 torch::Tensor batch_norm_train(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,

@@ -29,11 +29,11 @@ torch::Tensor batch_norm_train(const torch::Tensor& x, const torch::Tensor& weig
                                const torch::Tensor& running_mean, const torch::Tensor& running_var, double momentum,
                                double eps);
 
-// max_pool2x2(batch_norm_train(...)) (the same values and derivatives), fused on the CPU
+// relu(max_pool2x2(batch_norm_train(...))) (the same values and derivatives), fused on the CPU
 // where batch_norm_kernels.h can (channels-last float or double): the normalised map is never
 // written, and the first-order backward takes its sums from the pooled outputs alone.
-torch::Tensor batch_norm_max_pool_train(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                                        const torch::Tensor& running_mean, const torch::Tensor& running_var,
-                                        double momentum, double eps);
+torch::Tensor batch_norm_max_pool_relu_train(const torch::Tensor& x, const torch::Tensor& weight,
+                                             const torch::Tensor& bias, const torch::Tensor& running_mean,
+                                             const torch::Tensor& running_var, double momentum, double eps);
 
 }  // namespace backbones

@@ -128,20 +128,12 @@ struct Normalization {
   std::vector<T> alpha, beta;
 };
 
+// From the per-channel sums Σ (x - shift), Σ (x - shift)² over m values: the statistics and
+// the affine map of weight and bias.
 template <typename T>
-Normalization<T> normalization(const torch::Tensor& x, const Layout& l, const torch::Tensor& weight,
-                               const torch::Tensor& bias, double eps) {
-  const int64_t c = l.channels, inner = l.inner;
-  const T* xp = x.data_ptr<T>();
-  // Shifted data: Σ (x - s), Σ (x - s)² with s a value of the channel itself, so that the
-  // one-pass variance does not cancel catastrophically when the mean is large.
-  std::vector<T> shift(static_cast<size_t>(c));
-  for (int64_t j = 0; j < c; ++j) shift[j] = xp[inner == 1 ? j : j * inner];
-  const auto& loops = bn_kernels::loops<T>();
-  const auto sums = channel_sums<T, 2>(l, [&](int64_t begin, int64_t end, double* acc, T* scratch) {
-    loops.moments(xp, shift.data(), begin, end, c, inner, acc, scratch);
-  });
-  const double m = static_cast<double>(l.per_channel());
+Normalization<T> normalization_of(const std::array<std::vector<double>, 2>& sums, const std::vector<T>& shift,
+                                  double m, const torch::Tensor& weight, const torch::Tensor& bias, double eps) {
+  const auto c = static_cast<int64_t>(shift.size());
   const auto w = values<T>(weight, c, T(1)), b = values<T>(bias, c, T(0));
   Normalization<T> n;
   n.mean.resize(static_cast<size_t>(c));
@@ -159,6 +151,27 @@ Normalization<T> normalization(const torch::Tensor& x, const Layout& l, const to
     n.beta[j] = static_cast<T>(static_cast<double>(b[j]) - n.mean[j] * alpha);
   }
   return n;
+}
+
+// Shifted data: Σ (x - s), Σ (x - s)² with s a value of the channel itself (its first), so
+// that the one-pass variance does not cancel catastrophically when the mean is large.
+template <typename T>
+std::vector<T> shift_of(const T* xp, const Layout& l) {
+  std::vector<T> shift(static_cast<size_t>(l.channels));
+  for (int64_t j = 0; j < l.channels; ++j) shift[j] = xp[l.inner == 1 ? j : j * l.inner];
+  return shift;
+}
+
+template <typename T>
+Normalization<T> normalization(const torch::Tensor& x, const Layout& l, const torch::Tensor& weight,
+                               const torch::Tensor& bias, double eps) {
+  const T* xp = x.data_ptr<T>();
+  const auto shift = shift_of(xp, l);
+  const auto& loops = bn_kernels::loops<T>();
+  const auto sums = channel_sums<T, 2>(l, [&](int64_t begin, int64_t end, double* acc, T* scratch) {
+    loops.moments(xp, shift.data(), begin, end, l.channels, l.inner, acc, scratch);
+  });
+  return normalization_of<T>(sums, shift, static_cast<double>(l.per_channel()), weight, bias, eps);
 }
 
 // The running statistics' update from a batch's (momentum as torch::batch_norm, the variance
@@ -187,6 +200,17 @@ PoolGeometry pool_geometry(const torch::Tensor& x) {
 template <typename Body>
 void for_pooled_rows(const PoolGeometry& g, int64_t rows, const Body& body) {
   at::parallel_for(0, rows, std::max<int64_t>(1, kGrainElements / (4 * g.c)), body);
+}
+
+// body(offset) for the channels-last offset of every element outside all windows (the last row
+// or column of an odd size), in memory order.
+template <typename Body>
+void for_leftovers(const torch::Tensor& x, const PoolGeometry& g, const Body& body) {
+  for (int64_t n = 0; n < x.size(0); ++n) {
+    for (int64_t h = 0; h < g.h; ++h) {
+      for (int64_t w = h < 2 * g.oh ? 2 * g.ow : 0; w < g.w; ++w) body(((n * g.h + h) * g.w + w) * g.c);
+    }
+  }
 }
 
 // From the sums Σ v and Σ v (x - mean): Σ v x̂, and the per-channel map
@@ -297,43 +321,72 @@ bool fuses_max_pool(const torch::Tensor& x) {
   return l && x.dim() == 4 && l->inner == 1 && x.size(2) >= 2 && x.size(3) >= 2;
 }
 
-std::tuple<torch::Tensor, torch::Tensor, torch::Tensor, torch::Tensor> forward_max_pool(
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor, torch::Tensor, torch::Tensor> forward_max_pool_relu(
     const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& running_mean,
     const torch::Tensor& running_var, double momentum, double eps) {
-  TORCH_CHECK(fuses_max_pool(x), "batch norm + max-pool: no fused kernel for this input");
+  TORCH_CHECK(fuses_max_pool(x), "batch norm + max-pool + relu: no fused kernel for this input");
   const auto l = *fast_layout(x, {&weight, &bias});
   const auto g = pool_geometry(x);
   const auto fmt = at::MemoryFormat::ChannelsLast;
   auto pooled = at::empty({x.size(0), g.c, g.oh, g.ow}, x.options().memory_format(fmt));
+  auto chosen = at::empty(pooled.sizes(), pooled.options().memory_format(fmt));
   auto choice = at::empty(pooled.sizes(), pooled.options().dtype(torch::kUInt8).memory_format(fmt));
   torch::Tensor mean, invstd;
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "batch_norm_max_pool_forward", [&] {
-    const auto n = normalization<scalar_t>(x, l, weight, bias, eps);
-    update_running(n.mean, n.var, static_cast<double>(l.per_channel()), running_mean, running_var, momentum);
-    const auto& loops = bn_kernels::loops<scalar_t>();
-    const scalar_t* xp = x.data_ptr<scalar_t>();
-    scalar_t* op = pooled.data_ptr<scalar_t>();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "batch_norm_max_pool_relu_forward", [&] {
+    using T = scalar_t;
+    const auto& loops = bn_kernels::loops<T>();
+    const T* xp = x.data_ptr<T>();
+    T* xcp = chosen.data_ptr<T>();
     uint8_t* kp = choice.data_ptr<uint8_t>();
-    for_pooled_rows(g, x.size(0) * g.oh * g.ow, [&](int64_t begin, int64_t end) {
-      loops.pool_scale_shift(xp, n.alpha.data(), n.beta.data(), g, begin, end, op, kp);
+    const int64_t c = g.c, rows = x.size(0) * g.oh * g.ow;
+    // One pass over x: the moments, and each window's element. The normalisation's scale
+    // w invstd has the sign of w (invstd > 0), so the windows can be ordered before the
+    // statistics are known; NaN stays NaN.
+    const auto shift = shift_of(xp, l);
+    std::vector<T> sign(static_cast<size_t>(c));
+    const auto w = values<T>(weight, c, T(1));
+    for (int64_t j = 0; j < c; ++j) sign[j] = w[j] > T(0) ? T(1) : w[j] < T(0) ? T(-1) : w[j] * T(0);
+    const Layout pooled_rows{rows, c, 1, fmt};
+    auto sums = channel_sums<T, 2>(pooled_rows, [&](int64_t begin, int64_t end, double* acc, T* scratch) {
+      loops.pool_moments(xp, shift.data(), sign.data(), g, begin, end, acc, scratch, xcp, kp);
     });
-    mean = channel_tensor<scalar_t>(n.mean, x);
-    invstd = channel_tensor<scalar_t>(n.invstd, x);
+    // A last row or column outside every window (odd sizes) counts in the statistics.
+    std::vector<double> left(static_cast<size_t>(2 * c), 0.0);
+    std::vector<T> scratch(static_cast<size_t>(2 * c));
+    for_leftovers(x, g, [&](int64_t offset) {
+      loops.moments(xp + offset, shift.data(), 0, 1, c, 1, left.data(), scratch.data());
+    });
+    for (int64_t j = 0; j < c; ++j) {
+      sums[0][j] += left[j];
+      sums[1][j] += left[c + j];
+    }
+    const auto n = normalization_of<T>(sums, shift, static_cast<double>(l.per_channel()), weight, bias, eps);
+    update_running(n.mean, n.var, static_cast<double>(l.per_channel()), running_mean, running_var, momentum);
+    T* op = pooled.data_ptr<T>();
+    for_pooled_rows(g, rows, [&](int64_t begin, int64_t end) {
+      loops.pooled_output(xcp, n.alpha.data(), n.beta.data(), begin, end, c, op, kp);
+    });
+    mean = channel_tensor<T>(n.mean, x);
+    invstd = channel_tensor<T>(n.invstd, x);
   });
-  return {pooled, choice, mean, invstd};
+  return {pooled, choice, chosen, mean, invstd};
 }
 
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project_pooled(const torch::Tensor& gp_in,
                                                                        const torch::Tensor& choice,
+                                                                       const torch::Tensor& chosen,
                                                                        const torch::Tensor& x, const torch::Tensor& mean_t,
                                                                        const torch::Tensor& invstd_t,
                                                                        const torch::Tensor& scale) {
-  TORCH_CHECK(fuses_max_pool(x) && !torch::GradMode::is_enabled(), "batch norm + max-pool: no fused backward here");
-  const auto l = *fast_layout(x, {&gp_in, &mean_t, &invstd_t, &scale});
+  TORCH_CHECK(fuses_max_pool(x) && !torch::GradMode::is_enabled(),
+              "batch norm + max-pool + relu: no fused backward here");
+  const auto l = *fast_layout(x, {&gp_in, &chosen, &mean_t, &invstd_t, &scale});
   const auto g = pool_geometry(x);
   const auto gp = gp_in.contiguous(at::MemoryFormat::ChannelsLast);
-  TORCH_CHECK(gp.sizes() == choice.sizes() && choice.is_contiguous(at::MemoryFormat::ChannelsLast),
-              "batch norm + max-pool: output gradient ", gp.sizes(), " against choices ", choice.sizes());
+  TORCH_CHECK(gp.sizes() == choice.sizes() && choice.is_contiguous(at::MemoryFormat::ChannelsLast) &&
+                  chosen.sizes() == choice.sizes() && chosen.is_contiguous(at::MemoryFormat::ChannelsLast),
+              "batch norm + max-pool + relu: output gradient ", gp.sizes(), " against choices ", choice.sizes(),
+              " and chosen values ", chosen.sizes());
   const int64_t rows = x.size(0) * g.oh * g.ow, c = g.c;
   std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> out;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "batch_norm_max_pool_backward", [&] {
@@ -341,12 +394,14 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project_pooled(const tor
     const auto& loops = bn_kernels::loops<T>();
     const T* gpp = gp.data_ptr<T>();
     const T* xp = x.data_ptr<T>();
+    const T* xcp = chosen.data_ptr<T>();
     const uint8_t* kp = choice.data_ptr<uint8_t>();
     const auto mean = values<T>(mean_t, c, T(0));
-    // The sums run over the pooled outputs only: the gradient is zero at the other 3 of 4.
+    // The sums run over the pooled outputs only (the gradient is zero at the other 3 of 4), on
+    // the chosen values the forward kept.
     const Layout pooled_rows{rows, c, 1, at::MemoryFormat::ChannelsLast};
     const auto sums = channel_sums<T, 2>(pooled_rows, [&](int64_t begin, int64_t end, double* acc, T* scratch) {
-      loops.pooled_sums(gpp, kp, xp, mean.data(), g, begin, end, acc, scratch);
+      loops.pooled_sums(gpp, kp, xcp, mean.data(), begin, end, c, acc, scratch);
     });
     const auto p = projection_of<T>(sums, invstd_t, scale, static_cast<double>(l.per_channel()));
     const auto &a = p.a, &b = p.b, &g0 = p.g;
@@ -357,15 +412,9 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project_pooled(const tor
       loops.pooled_affine(gpp, kp, xp, a.data(), b.data(), mean.data(), g0.data(), g, begin, end, gxp);
     });
     // A last row or column outside every window (odd sizes): its gradient in is zero.
-    const int64_t n_images = x.size(0);
-    auto leftover = [&](int64_t offset) {
+    for_leftovers(x, g, [&](int64_t offset) {
       loops.affine(zero.data(), xp + offset, a.data(), b.data(), mean.data(), g0.data(), 0, 1, c, 1, gxp + offset);
-    };
-    for (int64_t n = 0; n < n_images; ++n) {
-      for (int64_t h = 0; h < g.h; ++h) {
-        for (int64_t w = h < 2 * g.oh ? 2 * g.ow : 0; w < g.w; ++w) leftover(((n * g.h + h) * g.w + w) * c);
-      }
-    }
+    });
     out = {gx, channel_tensor<T>(p.v_xhat, x), channel_tensor<T>(sums[0], x)};
   });
   return out;

@@ -46,22 +46,30 @@ torch::Tensor channel_dot(const torch::Tensor& a, const torch::Tensor& b);
 // channels of the t_i (tensors of one shape; at least one term). An undefined bias is zero.
 torch::Tensor combine(const std::vector<std::pair<torch::Tensor, torch::Tensor>>& terms, const torch::Tensor& bias);
 
-// BatchNorm followed by a 2x2 max-pool (Conv4's layers), fused: the pool reads x and the
-// per-channel affine map, so that the normalised map is never written, and the backward forms
-// its sums from the pooled outputs alone (the gradient is zero at 3 of 4 positions).
-// Channels-last float and double CPU tensors with h, w >= 2 only (fuses_max_pool); the choices
-// are max_pool2x2's (one byte per output, 0..3 row-major in the window, channels-last).
+// BatchNorm followed by a 2x2 max-pool and a ReLU (Conv4's layers), fused: the pool reads x
+// and the per-channel affine map, so that the normalised map is never written, and the
+// backward forms its sums from the pooled outputs alone (the gradient is zero at 3 of 4
+// positions, and where the ReLU clipped). Channels-last float and double CPU tensors with
+// h, w >= 2 only (fuses_max_pool); the choices are max_pool2x2's (one byte per output, 0..3
+// row-major in the window, channels-last), or kNoGradient (4) where the ReLU clipped the
+// output, which max_pool2x2_scatter reads as a zero gradient.
 bool fuses_max_pool(const torch::Tensor& x);
 
-// (max_pool2x2(y), choices, mean, invstd) for y = forward(x, ...)[0].
-std::tuple<torch::Tensor, torch::Tensor, torch::Tensor, torch::Tensor> forward_max_pool(
+// (relu(max_pool2x2(y)), choices, chosen, mean, invstd) for y = forward(x, ...)[0], chosen the
+// x each window took (for project_pooled). One pass over x gives the statistics and the
+// choices: the windows are ordered by x times the sign of the weight, which orders them as y
+// does; where float rounding makes two elements of a window equal in y (but not in x), the
+// gradient goes to the one that is larger before rounding, not to the first as in
+// max_pool2x2 (the output is the same).
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor, torch::Tensor, torch::Tensor> forward_max_pool_relu(
     const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& running_mean,
     const torch::Tensor& running_var, double momentum, double eps);
 
-// project(v, x, mean, invstd, scale) for v the 2x2 pool's backward of gp [N, C, h/2, w/2] by
-// the choices, without forming v; when autograd is not recording.
+// project(v, x, mean, invstd, scale) for v the backward of the pool and the ReLU of gp
+// [N, C, h/2, w/2] by the choices, without forming v; when autograd is not recording.
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project_pooled(const torch::Tensor& gp,
                                                                        const torch::Tensor& choices,
+                                                                       const torch::Tensor& chosen,
                                                                        const torch::Tensor& x, const torch::Tensor& mean,
                                                                        const torch::Tensor& invstd,
                                                                        const torch::Tensor& scale);

@@ -24,6 +24,9 @@ struct PoolGeometry {
   int64_t below() const { return w * c; }
 };
 
+// The choice of a pooled output that takes no gradient: a fused ReLU clipped it.
+constexpr uint8_t kNoGradient = 4;
+
 template <typename T>
 struct Loops {
   // Sums into double accumulators acc [K * c] (k-th sum of channel j at acc[k * c + j]), with
@@ -43,13 +46,19 @@ struct Loops {
   void (*combine)(const T* const* t, const T* const* coef, int terms, const T* bias, int64_t begin, int64_t end,
                   int64_t c, int64_t inner, T* out);
 
-  // Output rows [begin, end) of a 2x2 max-pool of y = a x + b (channels-last), with the window
-  // element each output took (0..3 row-major; the first of equal values, NaN winning).
-  void (*pool_scale_shift)(const T* x, const T* a, const T* b, const PoolGeometry& g, int64_t begin, int64_t end,
-                           T* out, uint8_t* choice);
-  // K = 2 over output rows: Σ gp, Σ gp (x_chosen - mean)
-  void (*pooled_sums)(const T* gp, const uint8_t* choice, const T* x, const T* mean, const PoolGeometry& g,
-                      int64_t begin, int64_t end, double* acc, T* scratch);
+  // Over the output rows [begin, end) of a 2x2 max-pool (channels-last), K = 2: Σ (x - shift),
+  // Σ (x - shift)² over the windows' elements; and each window's element by the key sign x
+  // (sign per channel: +1, -1 or 0; the first of equal keys, NaN winning): its value in xc
+  // [rows x c], its index (0..3 row-major) in choice.
+  void (*pool_moments)(const T* x, const T* shift, const T* sign, const PoolGeometry& g, int64_t begin, int64_t end,
+                       double* acc, T* scratch, T* xc, uint8_t* choice);
+  // Pooled rows [begin, end) of c values: out = relu(b + xc a); choice = kNoGradient where the
+  // ReLU clipped (out <= 0).
+  void (*pooled_output)(const T* xc, const T* a, const T* b, int64_t begin, int64_t end, int64_t c, T* out,
+                        uint8_t* choice);
+  // K = 2 over pooled rows: Σ v, Σ v (xc - mean), v = gp (0 where kNoGradient)
+  void (*pooled_sums)(const T* gp, const uint8_t* choice, const T* xc, const T* mean, int64_t begin, int64_t end,
+                      int64_t c, double* acc, T* scratch);
   // The four input rows of output rows [begin, end): out = a v + b (x - m) + g0, v the output
   // gradient where the window chose that element and 0 elsewhere.
   void (*pooled_affine)(const T* gp, const uint8_t* choice, const T* x, const T* a, const T* b, const T* m,

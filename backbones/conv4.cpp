@@ -42,9 +42,9 @@ class Conv4 : public Backbone {
   torch::Tensor run(const torch::Tensor& x, const std::vector<torch::Tensor>& p, const ForwardOptions& o) override {
     auto h = x;
     for (int i = 0; i < 4; ++i) {
-      // relu(max_pool(.)) == max_pool(relu(.)) (relu is monotonic): the relu and its
-      // backward then touch a quarter of the values; BatchNorm and the pool run fused.
-      h = torch::relu(batch_norm_max_pool(bns_[i], conv(convs_[i], h, p, o), p, o));
+      // relu(max_pool(.)) == max_pool(relu(.)) (relu is monotonic): the relu then touches a
+      // quarter of the values; BatchNorm, the pool and the relu run fused.
+      h = batch_norm_max_pool_relu(bns_[i], conv(convs_[i], h, p, o), p, o);
     }
     // A [width, side, side] map flattened: the same as global pooling only when side is 1.
     record_head_input(h, /*pools_globally=*/side_ == 1, o);

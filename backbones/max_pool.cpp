@@ -111,7 +111,7 @@ void scatter_row(const T* __restrict g, const uint8_t* __restrict k, int64_t ys,
   }
 }
 
-// Output side from input side: each window's chosen element.
+// Output side from input side: each window's chosen element (zero for kNoGradient).
 template <typename T, bool Unit>
 void gather_row(const T* v, int64_t xs, int64_t right, int64_t below, const uint8_t* __restrict k, T* __restrict out,
                 int64_t ys, int64_t count) {
@@ -123,7 +123,7 @@ void gather_row(const T* v, int64_t xs, int64_t right, int64_t below, const uint
   for (int64_t i = 0; i < count; ++i) {
     const uint8_t kk = k[i * sy];
     const T a = p0[i * sx], b = p1[i * sx], c = p2[i * sx], d = p3[i * sx];
-    out[i * sy] = kk == 0 ? a : kk == 1 ? b : kk == 2 ? c : d;
+    out[i * sy] = kk == 0 ? a : kk == 1 ? b : kk == 2 ? c : kk == 3 ? d : T(0);
   }
 }
 

@@ -130,7 +130,7 @@ void Maml::inner_loop(const torch::Tensor& xs, const torch::Tensor& ys, std::vec
         auto lr = inner_lr(i, step);
         w = w - (fresh_leaves ? lr.detach() : lr) * grads[i];
       } else {
-        w = w - config_.inner_lr * grads[i];
+        w = torch::sub(w, grads[i], config_.inner_lr);  // one kernel: w - lr g
       }
       if (fresh_leaves) w.requires_grad_(true);
     }
