@@ -1,6 +1,7 @@
 #include "acdc/conv_autograd.h"
 
 #include "acdc/functional.h"
+#include "acdc/winograd.h"
 
 #include <torch/torch.h>
 
@@ -47,7 +48,9 @@ torch::Tensor weight_for(const torch::Tensor& x, const torch::Tensor& w) {
   return w.contiguous(at::MemoryFormat::ChannelsLast);
 }
 
+// 3x3 convolutions of stride 1 run on the Winograd kernels where winograd.h says they are faster.
 torch::Tensor forward_conv(const torch::Tensor& x, const torch::Tensor& w, const Geometry& g) {
+  if (winograd_runs(x, w, g.stride, g.padding, g.dilation, g.groups)) return winograd_conv(x, w);
   return at::convolution(x, weight_for(x, w), /*bias=*/{}, g.stride, g.padding, g.dilation, /*transposed=*/false,
                          /*output_padding=*/{0, 0}, g.groups);
 }
@@ -55,6 +58,10 @@ torch::Tensor forward_conv(const torch::Tensor& x, const torch::Tensor& w, const
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_conv(const torch::Tensor& gy, const torch::Tensor& x,
                                                                       const torch::Tensor& w, const Geometry& g,
                                                                       bool input_grad, bool weight_grad) {
+  if (winograd_runs(x, w, g.stride, g.padding, g.dilation, g.groups, gy)) {
+    return {input_grad ? winograd_input_grad(gy, w) : torch::Tensor(),
+            weight_grad ? winograd_weight_grad(gy, x, w) : torch::Tensor(), torch::Tensor()};
+  }
   return at::convolution_backward(gy, x, weight_for(x, w), /*bias_sizes=*/c10::nullopt, g.stride, g.padding,
                                   g.dilation, /*transposed=*/false, /*output_padding=*/{0, 0}, g.groups,
                                   {input_grad, weight_grad, false});

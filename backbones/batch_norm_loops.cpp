@@ -1,6 +1,7 @@
 // batch_norm_loops.inc for the baseline instruction set, and the choice between it and the
 // AVX2 build (batch_norm_loops_avx2.cpp, where CMake made one).
 #include "backbones/batch_norm_loops.h"
+#include "host/cpu.h"
 
 #define BN_LOOPS_ISA base
 #include "backbones/batch_norm_loops.inc"
@@ -13,21 +14,14 @@ Loops<float> float_loops();
 Loops<double> double_loops();
 }  // namespace avx2
 
-namespace {
-bool cpu_has_avx2() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-}  // namespace
-
 template <>
 const Loops<float>& loops<float>() {
-  static const Loops<float> l = cpu_has_avx2() ? avx2::float_loops() : base::make_loops<float>();
+  static const Loops<float> l = host::cpu_has_avx2_fma() ? avx2::float_loops() : base::make_loops<float>();
   return l;
 }
 template <>
 const Loops<double>& loops<double>() {
-  static const Loops<double> l = cpu_has_avx2() ? avx2::double_loops() : base::make_loops<double>();
+  static const Loops<double> l = host::cpu_has_avx2_fma() ? avx2::double_loops() : base::make_loops<double>();
   return l;
 }
 #else

@@ -6,6 +6,7 @@
 #include "acdc/conv_options.h"
 #include "acdc/functional.h"
 #include "acdc/param_store.h"
+#include "acdc/winograd.h"
 #include "tests/support/gradcheck.h"
 
 #include <gtest/gtest.h>
@@ -457,8 +458,10 @@ struct ConvDerivatives {
   torch::Tensor y, gx, gw, dx, dw, dt;
 };
 
+// `layout` is the memory format of the probes (the gradients flowing into gx and gw).
 ConvDerivatives conv_derivatives(const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& conv,
-                                 torch::Tensor x, torch::Tensor w, torch::Tensor t, bool input_grad) {
+                                 torch::Tensor x, torch::Tensor w, torch::Tensor t, bool input_grad,
+                                 torch::MemoryFormat layout = torch::MemoryFormat::Contiguous) {
   x = x.detach().requires_grad_(input_grad);
   w = w.detach().requires_grad_(true);
   t = t.detach().requires_grad_(true);
@@ -470,10 +473,10 @@ ConvDerivatives conv_derivatives(const std::function<torch::Tensor(const torch::
   d.gw = g[0];
   // Probes drawn in logical order (randn_like would follow each gradient's own strides).
   torch::manual_seed(5);
-  auto probe = (g[0] * torch::randn(g[0].sizes(), g[0].options())).sum();
+  auto probe = (g[0] * torch::randn(g[0].sizes(), g[0].options()).contiguous(layout)).sum();
   if (input_grad) {
     d.gx = g[1];
-    probe = probe + (g[1] * torch::randn(g[1].sizes(), g[1].options())).sum();
+    probe = probe + (g[1] * torch::randn(g[1].sizes(), g[1].options()).contiguous(layout)).sum();
   }
   std::vector<torch::Tensor> wrt = {w, t};
   if (input_grad) wrt.push_back(x);
@@ -548,4 +551,126 @@ TEST(FastConv, BiasIsAddedPerChannel) {
   auto w = torch::randn({4, 3, 3, 3}, kDouble);
   auto b = torch::randn({4}, kDouble);
   EXPECT_TRUE(torch::allclose(acdc::conv2d(x, w, b, {1, 1, 1}), torch::conv2d(x, w, b, 1, 1), 1e-12, 1e-12));
+}
+
+namespace {
+
+// Sets the process-wide Winograd use for one test's scope.
+class WinogradUseScope {
+ public:
+  explicit WinogradUseScope(acdc::WinogradUse use) : saved_(acdc::winograd_use()) { acdc::set_winograd_use(use); }
+  ~WinogradUseScope() { acdc::set_winograd_use(saved_); }
+
+ private:
+  acdc::WinogradUse saved_;
+};
+
+bool cpu_runs_winograd() {
+  WinogradUseScope on(acdc::WinogradUse::kAlways);
+  const auto x = torch::zeros({1, 16, 4, 4}).contiguous(torch::MemoryFormat::ChannelsLast);
+  return acdc::winograd_runs(x, torch::zeros({16, 16, 3, 3}), {1, 1}, {1, 1}, {1, 1}, 1);
+}
+
+}  // namespace
+
+// The Winograd kernels (acdc/winograd.h) in every term of acdc::conv2d's first and second
+// derivatives against torch::conv2d with LibTorch's own double backward, in double precision:
+// even and odd map sizes (half-empty tiles at the edges), a map smaller than a tile, several
+// blocks of tiles, unequal channel counts.
+TEST(Winograd, EveryDerivativeEqualsLibTorchConv) {
+  if (!cpu_runs_winograd()) {
+    // Built without the kernels or on a CPU without AVX2 + FMA: they must then never be chosen.
+    WinogradUseScope on(acdc::WinogradUse::kAlways);
+    const auto x = torch::zeros({1, 16, 8, 8}).contiguous(torch::MemoryFormat::ChannelsLast);
+    EXPECT_FALSE(acdc::winograd_runs(x, torch::zeros({16, 16, 3, 3}), {1, 1}, {1, 1}, {1, 1}, 1));
+    return;
+  }
+  WinogradUseScope on(acdc::WinogradUse::kAlways);
+  struct Case {
+    int64_t n, c_in, c_out, h, w;
+  };
+  const std::vector<Case> cases = {{2, 8, 16, 7, 7}, {3, 16, 8, 6, 5}, {1, 8, 8, 3, 3}, {2, 8, 8, 1, 2}, {5, 8, 16, 14, 14}};
+  const auto cl = torch::MemoryFormat::ChannelsLast;
+  for (const auto& c : cases) {
+    SCOPED_TRACE("n " + std::to_string(c.n) + " channels " + std::to_string(c.c_in) + " -> " + std::to_string(c.c_out) +
+                 " map " + std::to_string(c.h) + "x" + std::to_string(c.w));
+    torch::manual_seed(6);
+    auto x = torch::randn({c.n, c.c_in, c.h, c.w}, kDouble).contiguous(cl);
+    auto w = torch::randn({c.c_out, c.c_in, 3, 3}, kDouble);
+    auto t = torch::randn({c.n, c.c_out, c.h, c.w}, kDouble).contiguous(cl);
+    {
+      torch::NoGradGuard no_grad;  // as inside the autograd functions
+      ASSERT_TRUE(acdc::winograd_runs(x, w, {1, 1}, {1, 1}, {1, 1}, 1, t));
+    }
+    const acdc::ConvGeometry g{1, 1, 1};
+    auto fast = conv_derivatives([&](const torch::Tensor& a, const torch::Tensor& b) { return acdc::conv2d(a, b, {}, g); },
+                                 x, w, t, /*input_grad=*/true, cl);
+    auto plain = conv_derivatives(
+        [&](const torch::Tensor& a, const torch::Tensor& b) { return torch::conv2d(a, b, {}, 1, 1); }, x, w, t,
+        /*input_grad=*/true, cl);
+    expect_same(fast.y, plain.y, "output");
+    expect_same(fast.gw, plain.gw, "weight gradient");
+    expect_same(fast.gx, plain.gx, "input gradient");
+    expect_same(fast.dw, plain.dw, "second order: weight");
+    expect_same(fast.dt, plain.dt, "second order: output gradient");
+    expect_same(fast.dx, plain.dx, "second order: input");
+    EXPECT_TRUE(fast.y.is_contiguous(cl));
+  }
+}
+
+// In float, at the shape that dominates the Conv4 meta-iteration (64 channels, 14 x 14), the
+// three Winograd ops agree with oneDNN's to float rounding: relative to the largest value,
+// 1e-5 (measured 1e-6; summing a 64-channel 3x3 product in another order gives ~1e-6).
+TEST(Winograd, FloatOpsAgreeWithOneDnn) {
+  if (!cpu_runs_winograd()) GTEST_SKIP() << "no AVX2 + FMA here: the Winograd kernels never run (asserted above)";
+  torch::manual_seed(7);
+  const auto cl = torch::MemoryFormat::ChannelsLast;
+  auto x = torch::randn({6, 64, 14, 14}).contiguous(cl);
+  auto w = torch::randn({64, 64, 3, 3}).mul(0.05).contiguous(cl);
+  auto gy = torch::randn({6, 64, 14, 14}).contiguous(cl);
+  auto direct = at::convolution_backward(gy, x, w, c10::nullopt, {1, 1}, {1, 1}, {1, 1}, false, {0, 0}, 1,
+                                         {true, true, false});
+  auto close = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
+  };
+  EXPECT_LT(close(acdc::winograd_conv(x, w), torch::conv2d(x, w, {}, 1, 1)), 1e-5);
+  EXPECT_LT(close(acdc::winograd_input_grad(gy, w), std::get<0>(direct)), 1e-5);
+  const auto gw = acdc::winograd_weight_grad(gy, x, w);
+  EXPECT_LT(close(gw, std::get<1>(direct)), 1e-5);
+  EXPECT_TRUE(gw.is_contiguous(cl));  // in the weight's layout
+}
+
+// The weight gradient sums its tiles in fixed chunks, so its bits do not depend on the number of
+// intra-op threads (40 maps of 14 x 14: 1960 tiles, two chunks); nor do the forward's.
+TEST(Winograd, ResultsDoNotDependOnTheThreadCount) {
+  if (!cpu_runs_winograd()) GTEST_SKIP() << "no AVX2 + FMA here: the Winograd kernels never run (asserted above)";
+  torch::manual_seed(8);
+  const auto cl = torch::MemoryFormat::ChannelsLast;
+  auto x = torch::randn({40, 16, 14, 14}).contiguous(cl);
+  auto w = torch::randn({16, 16, 3, 3});
+  auto gy = torch::randn({40, 16, 14, 14}).contiguous(cl);
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  const auto gw1 = acdc::winograd_weight_grad(gy, x, w), y1 = acdc::winograd_conv(x, w);
+  at::set_num_threads(2);
+  const auto gw2 = acdc::winograd_weight_grad(gy, x, w), y2 = acdc::winograd_conv(x, w);
+  at::set_num_threads(threads);
+  EXPECT_TRUE(torch::equal(gw1, gw2));
+  EXPECT_TRUE(torch::equal(y1, y2));
+}
+
+TEST(Winograd, UseIsParsedAndBadValuesAreNamed) {
+  EXPECT_EQ(acdc::parse_winograd_use("auto"), acdc::WinogradUse::kAuto);
+  EXPECT_EQ(acdc::parse_winograd_use("on"), acdc::WinogradUse::kAlways);
+  EXPECT_EQ(acdc::parse_winograd_use("off"), acdc::WinogradUse::kNever);
+  try {
+    acdc::parse_winograd_use("fast");
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("'fast'"), std::string::npos) << e.what();
+  }
+  // Off means oneDNN for every shape, where on would choose the kernels.
+  WinogradUseScope off(acdc::WinogradUse::kNever);
+  const auto x = torch::zeros({1, 16, 8, 8}).contiguous(torch::MemoryFormat::ChannelsLast);
+  EXPECT_FALSE(acdc::winograd_runs(x, torch::zeros({16, 16, 3, 3}), {1, 1}, {1, 1}, {1, 1}, 1));
 }

@@ -1,0 +1,164 @@
+#include "acdc/winograd.h"
+
+#include "acdc/winograd_kernels.h"
+#include "host/cpu.h"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace acdc {
+namespace {
+
+WinogradUse use_from_environment() {
+  const char* value = std::getenv("ACDC_META_WINOGRAD");
+  if (value == nullptr || *value == '\0') return WinogradUse::kAuto;
+  try {
+    return parse_winograd_use(value);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("environment variable ACDC_META_WINOGRAD: ") + e.what());
+  }
+}
+
+std::atomic<WinogradUse>& use_setting() {
+  static std::atomic<WinogradUse> use{use_from_environment()};
+  return use;
+}
+
+bool kernels_available() {
+#ifdef ACDC_META_WINOGRAD_KERNELS
+  static const bool available = host::cpu_has_avx2_fma();
+  return available;
+#else
+  return false;
+#endif
+}
+
+// Below these the transforms and the per-call weight transform cost more than they save
+// (measured on the AMD EPYC of winograd.h, 64 channels: 5 maps of 7 x 7 or 75 of 3 x 3 ran
+// slower than oneDNN, 75 of 7 x 7 and 5 of 14 x 14 1.5x faster).
+constexpr int64_t kMinTiles = 200;
+constexpr int64_t kMinSide = 6;
+
+// Weight-gradient tiles per partial sum: a fixed split, so that the sum's order (and the bits of
+// the result) do not depend on the thread count.
+constexpr int64_t kWeightGradChunk = 1152;
+
+winograd::MapShape shape_of(const torch::Tensor& map, int64_t in_channels, int64_t out_channels) {
+  return {map.size(0), map.size(2), map.size(3), in_channels, out_channels};
+}
+
+}  // namespace
+
+WinogradUse parse_winograd_use(const std::string& name) {
+  if (name == "auto") return WinogradUse::kAuto;
+  if (name == "on") return WinogradUse::kAlways;
+  if (name == "off") return WinogradUse::kNever;
+  throw std::invalid_argument("Winograd use '" + name + "' is not one of auto, on, off");
+}
+
+WinogradUse winograd_use() { return use_setting().load(); }
+void set_winograd_use(WinogradUse use) { use_setting().store(use); }
+
+bool winograd_runs(const torch::Tensor& x, const torch::Tensor& w, at::IntArrayRef stride, at::IntArrayRef padding,
+                   at::IntArrayRef dilation, int64_t groups, const torch::Tensor& other) {
+  const auto use = winograd_use();
+  if (use == WinogradUse::kNever || !kernels_available()) return false;
+  if (use == WinogradUse::kAuto && host::cpu_has_avx512()) return false;
+  auto one = [](at::IntArrayRef v, int64_t value) { return v.size() == 2 && v[0] == value && v[1] == value; };
+  if (groups != 1 || !one(stride, 1) || !one(padding, 1) || !one(dilation, 1)) return false;
+  if (!x.device().is_cpu() || x.dim() != 4 || w.dim() != 4 || w.size(2) != 3 || w.size(3) != 3) return false;
+  const auto dtype = x.scalar_type();
+  if ((dtype != at::kFloat && dtype != at::kDouble) || w.scalar_type() != dtype || !w.device().is_cpu()) return false;
+  if (!x.is_contiguous(at::MemoryFormat::ChannelsLast)) return false;
+  if (other.defined() && (other.scalar_type() != dtype || !other.device().is_cpu() ||
+                          !other.is_contiguous(at::MemoryFormat::ChannelsLast))) {
+    return false;
+  }
+  const int64_t multiple = dtype == at::kFloat ? 16 : 8;  // two registers of output channels
+  if (w.size(0) % multiple != 0 || w.size(1) % multiple != 0 || x.size(1) != w.size(1)) return false;
+  // The kernels record no graph: where one is being recorded, the caller's ATen ops do it.
+  if (at::GradMode::is_enabled() &&
+      (x.requires_grad() || w.requires_grad() || (other.defined() && other.requires_grad()))) {
+    return false;
+  }
+  if (use == WinogradUse::kAuto) {
+    const auto shape = shape_of(x, w.size(1), w.size(0));
+    if (std::min(shape.h, shape.w) < kMinSide || shape.tiles() < kMinTiles) return false;
+  }
+  return true;
+}
+
+namespace {
+
+template <class T>
+torch::Tensor conv_by_tiles(const torch::Tensor& x, const winograd::KernelView<T>& kernel, int64_t in_channels,
+                            int64_t out_channels) {
+  const auto shape = shape_of(x, in_channels, out_channels);
+  std::vector<T> u(16 * static_cast<size_t>(in_channels * out_channels));
+  winograd::transform_weight(kernel, in_channels, out_channels, u.data());
+  auto y = at::empty({shape.n, out_channels, shape.h, shape.w}, x.options(), at::MemoryFormat::ChannelsLast);
+  const T* xp = x.data_ptr<T>();
+  T* yp = y.data_ptr<T>();
+  at::parallel_for(0, shape.tiles(), /*grain_size=*/72, [&](int64_t begin, int64_t end) {
+    winograd::forward_tiles(xp, u.data(), shape, begin, end, yp);
+  });
+  return y;
+}
+
+template <class T>
+torch::Tensor weight_grad_by_tiles(const torch::Tensor& gy, const torch::Tensor& x, const torch::Tensor& w) {
+  const int64_t out_channels = w.size(0), in_channels = w.size(1);
+  const auto shape = shape_of(x, in_channels, out_channels);
+  const int64_t plane = 16 * in_channels * out_channels;
+  const int64_t chunks = (shape.tiles() + kWeightGradChunk - 1) / kWeightGradChunk;
+  std::vector<T> du(static_cast<size_t>(chunks * plane), T(0));
+  const T* xp = x.data_ptr<T>();
+  const T* gp = gy.data_ptr<T>();
+  at::parallel_for(0, chunks, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      winograd::weight_grad_tiles(xp, gp, shape, i * kWeightGradChunk,
+                                  std::min(shape.tiles(), (i + 1) * kWeightGradChunk), du.data() + i * plane);
+    }
+  });
+  for (int64_t i = 1; i < chunks; ++i) {  // in chunk order
+    const T* part = du.data() + i * plane;
+    for (int64_t j = 0; j < plane; ++j) du[j] += part[j];
+  }
+  auto gw = at::empty(w.sizes(), w.options(), w.suggest_memory_format());
+  winograd::weight_grad_from_transformed(du.data(), in_channels, out_channels, gw.data_ptr<T>(), gw.stride(0),
+                                         gw.stride(1), gw.stride(2), gw.stride(3));
+  return gw;
+}
+
+}  // namespace
+
+torch::Tensor winograd_conv(const torch::Tensor& x, const torch::Tensor& w) {
+  return AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "winograd_conv", [&] {
+    // kernel (c, k) of a convolution from C to K channels: w[k, c]
+    const winograd::KernelView<scalar_t> kernel{w.data_ptr<scalar_t>(), w.stride(1), w.stride(0), w.stride(2),
+                                                w.stride(3)};
+    return conv_by_tiles<scalar_t>(x, kernel, w.size(1), w.size(0));
+  });
+}
+
+torch::Tensor winograd_input_grad(const torch::Tensor& gy, const torch::Tensor& w) {
+  return AT_DISPATCH_FLOATING_TYPES(gy.scalar_type(), "winograd_input_grad", [&] {
+    // A convolution from K to C channels with kernel (k, c) = w[k, c] turned by 180 degrees.
+    const winograd::KernelView<scalar_t> kernel{w.data_ptr<scalar_t>() + 2 * w.stride(2) + 2 * w.stride(3),
+                                                w.stride(0), w.stride(1), -w.stride(2), -w.stride(3)};
+    return conv_by_tiles<scalar_t>(gy, kernel, w.size(0), w.size(1));
+  });
+}
+
+torch::Tensor winograd_weight_grad(const torch::Tensor& gy, const torch::Tensor& x, const torch::Tensor& w) {
+  return AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "winograd_weight_grad",
+                                    [&] { return weight_grad_by_tiles<scalar_t>(gy, x, w); });
+}
+
+}  // namespace acdc

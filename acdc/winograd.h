@@ -1,0 +1,40 @@
+#pragma once
+// 3x3 convolutions (stride 1, padding 1, no dilation or groups) by Winograd F(2x2, 3x3) on the
+// CPU: the forward, the input gradient and the weight gradient, for conv_autograd.cpp's Conv and
+// its double backward. 2.25x fewer multiply-adds than a direct convolution; measured against
+// oneDNN's AVX2 kernels on a 2-core AMD EPYC (Zen, AVX2, no AVX-512) with 75 channels-last
+// 64-channel maps of 14 x 14: forward 6.5 ms against 13.4, both gradients 14.8 against 28.4.
+// The results equal the direct convolution's up to rounding (the transforms add and halve).
+//
+// Where it runs (winograd_runs): float or double CPU tensors, maps channels-last, channel
+// counts multiples of 16 (float) or 8 (double), a CPU with AVX2 + FMA, and no gradient to
+// record through the call (the double backward records through oneDNN's ops where a third
+// derivative is asked for). With the default use (`auto`) also not on AVX-512 CPUs, where
+// oneDNN's direct kernels are twice as wide (not measured against these), and not on maps
+// too small to repay the transforms.
+//
+// ACDC_META_WINOGRAD=auto|on|off sets the default use (on: wherever the kernels can run; off:
+// oneDNN everywhere), e.g. to compare the two in `acdc-meta bench`.
+
+#include <torch/types.h>
+
+namespace acdc {
+
+enum class WinogradUse { kAuto, kAlways, kNever };
+WinogradUse winograd_use();
+void set_winograd_use(WinogradUse use);  // for tests and benchmarks; the process-wide default
+WinogradUse parse_winograd_use(const std::string& name);  // auto|on|off; throws naming the value
+
+// Whether a convolution from x's channels by w [K, C, 3, 3] runs on the Winograd kernels here;
+// `others` are the remaining operands of the call (an output gradient), checked alike.
+bool winograd_runs(const torch::Tensor& x, const torch::Tensor& w, at::IntArrayRef stride, at::IntArrayRef padding,
+                   at::IntArrayRef dilation, int64_t groups, const torch::Tensor& other = {});
+
+// conv2d(x, w, padding 1): y [N, K, H, W] channels-last.
+torch::Tensor winograd_conv(const torch::Tensor& x, const torch::Tensor& w);
+// The input gradient of conv2d(x, w, padding 1) given gy [N, K, H, W]: [N, C, H, W] channels-last.
+torch::Tensor winograd_input_grad(const torch::Tensor& gy, const torch::Tensor& w);
+// The weight gradient given gy and x: w's shape, in w's memory format.
+torch::Tensor winograd_weight_grad(const torch::Tensor& gy, const torch::Tensor& x, const torch::Tensor& w);
+
+}  // namespace acdc

@@ -1,0 +1,10 @@
+#pragma once
+// What the CPU can run, asked once: the hand-written loops built for AVX2 + FMA
+// (backbones/batch_norm_loops_avx2.cpp, acdc/winograd_kernels_avx2.cpp) run only where it says so.
+
+namespace host {
+
+bool cpu_has_avx2_fma();  // AVX2 and FMA3 (x86-64; false elsewhere)
+bool cpu_has_avx512();    // AVX-512 F (where oneDNN has its widest convolution kernels)
+
+}  // namespace host
