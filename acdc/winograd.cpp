@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -39,11 +40,12 @@ bool kernels_available() {
 #endif
 }
 
-// Below these the transforms and the per-call weight transform cost more than they save
-// (measured on the AMD EPYC of winograd.h, 64 channels: 5 maps of 7 x 7 or 75 of 3 x 3 ran
-// slower than oneDNN, 75 of 7 x 7 and 5 of 14 x 14 1.5x faster).
-constexpr int64_t kMinTiles = 200;
-constexpr int64_t kMinSide = 6;
+// Below these the transforms cost more than they save. Measured on the AMD EPYC of winograd.h
+// with 64 channels (oneDNN / Winograd, forward, input and weight gradient, ms): 5 maps of 4 x 4
+// 0.099/0.117, 0.082/0.059, 0.185/0.128; 5 of 7 x 7 0.291/0.223, 0.218/0.162, 0.302/0.270; 75 of
+// 3 x 3 (a tile of 4 outputs per 2.25 of the map) 0.543/0.606, 0.438/0.544, 0.932/0.714.
+constexpr int64_t kMinTiles = 16;
+constexpr int64_t kMinSide = 4;
 
 // Weight-gradient tiles per partial sum: a fixed split, so that the sum's order (and the bits of
 // the result) do not depend on the thread count.
@@ -100,13 +102,13 @@ template <class T>
 torch::Tensor conv_by_tiles(const torch::Tensor& x, const winograd::KernelView<T>& kernel, int64_t in_channels,
                             int64_t out_channels) {
   const auto shape = shape_of(x, in_channels, out_channels);
-  std::vector<T> u(16 * static_cast<size_t>(in_channels * out_channels));
-  winograd::transform_weight(kernel, in_channels, out_channels, u.data());
+  std::unique_ptr<T[]> u(new T[16 * in_channels * out_channels]);  // every element written
+  winograd::transform_weight(kernel, in_channels, out_channels, u.get());
   auto y = at::empty({shape.n, out_channels, shape.h, shape.w}, x.options(), at::MemoryFormat::ChannelsLast);
   const T* xp = x.data_ptr<T>();
   T* yp = y.data_ptr<T>();
   at::parallel_for(0, shape.tiles(), /*grain_size=*/72, [&](int64_t begin, int64_t end) {
-    winograd::forward_tiles(xp, u.data(), shape, begin, end, yp);
+    winograd::forward_tiles(xp, u.get(), shape, begin, end, yp);
   });
   return y;
 }

@@ -11,7 +11,7 @@
 // record through the call (the double backward records through oneDNN's ops where a third
 // derivative is asked for). With the default use (`auto`) also not on AVX-512 CPUs, where
 // oneDNN's direct kernels are twice as wide (not measured against these), and not on maps
-// too small to repay the transforms.
+// smaller than 4 x 4 (a 3 x 3 map wastes 7 of every 16 outputs) or of fewer than 16 tiles.
 //
 // ACDC_META_WINOGRAD=auto|on|off sets the default use (on: wherever the kernels can run; off:
 // oneDNN everywhere), e.g. to compare the two in `acdc-meta bench`.

@@ -261,23 +261,56 @@ void multiply_transposed_accumulate(const T* v, const T* z, int64_t tb, int64_t 
 
 }  // namespace
 
+namespace {
+
+// G g G^T of one kernel, or of kLanes kernels at once (V = Vec<T>); g(r, s) = at(3 * r + s).
+template <class V, class At, class Put>
+void transform_kernel(At at, Put put) {
+  V t[4][3];  // G g
+  for (int s = 0; s < 3; ++s) {
+    const V g0 = at(s), g1 = at(3 + s), g2 = at(6 + s);
+    t[0][s] = g0, t[1][s] = (g0 + g1 + g2) / 2, t[2][s] = (g0 - g1 + g2) / 2, t[3][s] = g2;
+  }
+  for (int r = 0; r < 4; ++r) {  // (G g) G^T
+    put(r * 4, t[r][0]);
+    put(r * 4 + 1, (t[r][0] + t[r][1] + t[r][2]) / 2);
+    put(r * 4 + 2, (t[r][0] - t[r][1] + t[r][2]) / 2);
+    put(r * 4 + 3, t[r][2]);
+  }
+}
+
+}  // namespace
+
+// Run once per call (the inner loop changes the weights every step), so vectorised along
+// whichever channel axis of the kernel is contiguous: the output channels when the input
+// gradient reads a channels-last weight, the input channels when the forward does.
 template <class T>
 void transform_weight(const KernelView<T>& g, int64_t in_channels, int64_t out_channels, T* u) {
+  constexpr int64_t l = kLanes<T>;
   const int64_t plane = in_channels * out_channels;  // one position xi of u
-  for (int64_t i = 0; i < in_channels; ++i) {
-    T* ui = u + i * out_channels;
-    for (int64_t o = 0; o < out_channels; ++o) {  // contiguous writes; GCC vectorises with gathers
-      const T* k = g.w + i * g.stride_i + o * g.stride_o;
-      T t[4][3];  // G g
-      for (int s = 0; s < 3; ++s) {
-        const T g0 = k[s * g.stride_s], g1 = k[g.stride_r + s * g.stride_s], g2 = k[2 * g.stride_r + s * g.stride_s];
-        t[0][s] = g0, t[1][s] = (g0 + g1 + g2) / 2, t[2][s] = (g0 - g1 + g2) / 2, t[3][s] = g2;
+  auto tap = [&](int64_t i, int64_t o, int e) { return g.w + i * g.stride_i + o * g.stride_o + (e / 3) * g.stride_r + (e % 3) * g.stride_s; };
+  if (g.stride_o == 1 && out_channels % l == 0) {
+    for (int64_t i = 0; i < in_channels; ++i) {
+      for (int64_t o = 0; o < out_channels; o += l) {
+        transform_kernel<Vec<T>>([&](int e) { return load(tap(i, o, e)); },
+                                 [&](int xi, Vec<T> v) { store(u + xi * plane + i * out_channels + o, v); });
       }
-      for (int r = 0; r < 4; ++r) {  // (G g) G^T
-        ui[(r * 4) * plane + o] = t[r][0];
-        ui[(r * 4 + 1) * plane + o] = (t[r][0] + t[r][1] + t[r][2]) / 2;
-        ui[(r * 4 + 2) * plane + o] = (t[r][0] - t[r][1] + t[r][2]) / 2;
-        ui[(r * 4 + 3) * plane + o] = t[r][2];
+    }
+  } else if (g.stride_i == 1 && in_channels % l == 0) {
+    for (int64_t o = 0; o < out_channels; ++o) {
+      for (int64_t i = 0; i < in_channels; i += l) {
+        transform_kernel<Vec<T>>([&](int e) { return load(tap(i, o, e)); },
+                                 [&](int xi, Vec<T> v) {
+                                   T* out = u + xi * plane + i * out_channels + o;
+                                   for (int64_t lane = 0; lane < l; ++lane) out[lane * out_channels] = v[lane];
+                                 });
+      }
+    }
+  } else {
+    for (int64_t i = 0; i < in_channels; ++i) {
+      for (int64_t o = 0; o < out_channels; ++o) {
+        transform_kernel<T>([&](int e) { return *tap(i, o, e); },
+                            [&](int xi, T v) { u[xi * plane + i * out_channels + o] = v; });
       }
     }
   }
