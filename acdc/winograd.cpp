@@ -65,6 +65,19 @@ WinogradUse parse_winograd_use(const std::string& name) {
 }
 
 WinogradUse winograd_use() { return use_setting().load(); }
+
+std::string winograd_status() {
+  if (!kernels_available()) return "unavailable (no AVX2 + FMA)";
+  switch (winograd_use()) {
+    case WinogradUse::kNever:
+      return "off";
+    case WinogradUse::kAlways:
+      return "on";
+    case WinogradUse::kAuto:
+      break;
+  }
+  return host::cpu_has_avx512() ? "auto: off (AVX-512: oneDNN)" : "auto: on (AVX2 + FMA, no AVX-512)";
+}
 void set_winograd_use(WinogradUse use) { use_setting().store(use); }
 
 bool winograd_runs(const torch::Tensor& x, const torch::Tensor& w, at::IntArrayRef stride, at::IntArrayRef padding,

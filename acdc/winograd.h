@@ -18,12 +18,17 @@
 
 #include <torch/types.h>
 
+#include <string>
+
 namespace acdc {
 
 enum class WinogradUse { kAuto, kAlways, kNever };
 WinogradUse winograd_use();
 void set_winograd_use(WinogradUse use);  // for tests and benchmarks; the process-wide default
 WinogradUse parse_winograd_use(const std::string& name);  // auto|on|off; throws naming the value
+// One line for reports: the use and where it applies on this CPU, e.g. "auto: on (AVX2 + FMA, no
+// AVX-512)", "auto: off (AVX-512: oneDNN)", "off", "on", "unavailable (no AVX2 + FMA)".
+std::string winograd_status();
 
 // Whether a convolution from x's channels by w [K, C, 3, 3] runs on the Winograd kernels here;
 // `others` are the remaining operands of the call (an output gradient), checked alike.

@@ -93,6 +93,21 @@ TEST(Cli, FlopsOverflowAndBenchProfileDestinationExit2) {
   EXPECT_EQ(r.output.find("s per meta-iteration"), std::string::npos) << "the benchmark ran: " << r.output;
 }
 
+// The Winograd switch: a bad --winograd or ACDC_META_WINOGRAD exits 2 naming the value before any
+// work; a good one is reported in bench's JSON.
+TEST(Cli, WinogradSettingIsCheckedAndReported) {
+  auto r = run_acdc_meta("bench --winograd fast --iterations 1 --warmup 0 --width 16 --threads 1");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--winograd: Winograd use 'fast' is not one of auto, on, off"), std::string::npos) << r.output;
+  r = support::run_command("ACDC_META_WINOGRAD=maybe " + support::acdc_meta_path() +
+                           " bench --iterations 1 --warmup 0 --width 16 --threads 1");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("ACDC_META_WINOGRAD: Winograd use 'maybe'"), std::string::npos) << r.output;
+  r = run_acdc_meta("bench --winograd off --iterations 1 --warmup 0 --width 16 --threads 1 --json");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"winograd\": \"off\""), std::string::npos) << r.output;
+}
+
 // Issue 13, item 6: sizes beyond what the machine can hold are refused before anything is
 // allocated (each run takes well under a second), naming the flag and the value.
 TEST(Cli, OversizedModelsExit2NamingTheValue) {

@@ -2,6 +2,7 @@
 // states the FLOP model): seconds per meta-iteration of the real MAML engine on random episodes,
 // achieved GFLOP/s against a matrix product's, and peak memory.
 
+#include "acdc/winograd.h"
 #include "experiments/commands/cli.h"
 #include "experiments/commands/commands.h"
 #include "experiments/commands/group_options.h"
@@ -36,7 +37,10 @@ int cmd_bench(const Args& args) {
       ("cudnn-benchmark", po::value<bool>()->default_value(true), "let cuDNN pick the fastest algorithms (cuda)")
       ("seed", po::value<uint64_t>()->default_value(0), "random seed")
       ("profile", po::value<std::string>(), "write a Chrome trace of the timed iterations (LibTorch profiler) to FILE")
-      ("json", po::bool_switch(), "print one JSON object");
+      ("json", po::bool_switch(), "print one JSON object")
+      ("winograd", po::value<std::string>(),
+       "3x3 stride-1 convolutions on the CPU by Winograd F(2x2,3x3): auto (AVX2 CPUs without AVX-512, maps of "
+       "4x4 and more), on (wherever the kernels run), off (oneDNN); default: ACDC_META_WINOGRAD, else auto");
   add_group_options(desc);
   po::variables_map vm;
   const std::string usage = "[--backbone conv4] [--conv standard] [--image-size 28] [--channels 1] [--first-order] [--device cpu] [--json]";
@@ -86,6 +90,13 @@ int cmd_bench(const Args& args) {
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }
+  if (vm.count("winograd")) {
+    try {
+      acdc::set_winograd_use(acdc::parse_winograd_use(vm["winograd"].as<std::string>()));
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--winograd: ") + e.what());
+    }
+  }
   request.seed = vm["seed"].as<uint64_t>();
   request.group = group_settings(vm);
   if (request.meta_batch % request.group.world_size != 0) {
@@ -105,7 +116,8 @@ int cmd_bench(const Args& args) {
               << significant(r.achieved_gflops, 6)
               << " GFLOP/s achieved = " << significant(100.0 * r.achieved_gflops / r.matmul_gflops, 6) << "% of a "
               << significant(r.matmul_gflops, 6) << " GFLOP/s matrix product; peak memory "
-              << r.peak_memory_bytes / (1 << 20) << " MiB (" << r.peak_memory_kind << ")\n";
+              << r.peak_memory_bytes / (1 << 20) << " MiB (" << r.peak_memory_kind << "); Winograd "
+              << r.winograd << "\n";
     if (r.world_size > 1) {
       std::cout << r.world_size << " ranks x " << r.request.meta_batch / r.world_size << " tasks: s per meta-iteration";
       for (size_t k = 0; k < r.rank_sec.size(); ++k) std::cout << (k ? ", " : " ") << significant(r.rank_sec[k], 6);

@@ -1,6 +1,7 @@
 // acdc-meta: the command-line front door. Dispatches to subcommands; bad usage exits 2 with
 // one line naming the problem, other failures exit 1.
 
+#include "acdc/winograd.h"
 #include "experiments/commands/cli.h"
 #include "experiments/commands/commands.h"
 
@@ -109,6 +110,7 @@ int main(int argc, char** argv) {
   for (const auto& c : experiments::commands()) {
     if (c.name != name) continue;
     try {
+      acdc::winograd_use();  // a bad ACDC_META_WINOGRAD fails here, before any work
       return c.run(std::vector<std::string>(argv + 2, argv + argc));
     } catch (const experiments::UsageError& e) {
       std::cerr << "acdc-meta " << name << ": error: " << e.what() << "\n";

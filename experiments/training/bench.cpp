@@ -1,5 +1,6 @@
 #include "experiments/training/bench.h"
 
+#include "acdc/winograd.h"
 #include "backbones/registry.h"
 #include "experiments/report/progress.h"
 
@@ -98,6 +99,7 @@ storage::json BenchResult::json() const {
   j["matmul_gflops"] = matmul_gflops;
   j["fraction_of_matmul"] = achieved_gflops / matmul_gflops;
   j["blas_core"] = blas_core;
+  j["winograd"] = winograd;
   j["peak_memory_bytes"] = peak_memory_bytes;
   j["peak_memory_kind"] = peak_memory_kind;
   if (world_size > 1) {
@@ -202,6 +204,7 @@ BenchResult bench(BenchRequest request) {
   result.threads = static_cast<int64_t>(torch::get_num_threads());
   result.params = model->num_params();
   result.macs_per_image = costs.macs_per_image();
+  result.winograd = device.is_cpu() ? acdc::winograd_status() : "cpu only";
   result.blas_core = openblas_get_corename != nullptr ? std::string(openblas_get_corename()) : std::string("unknown");
   result.request = request;
   return result;

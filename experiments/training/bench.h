@@ -47,6 +47,7 @@ struct BenchResult {
   double flops = 0.0;                // analytic FLOPs per meta-iteration
   double achieved_gflops = 0.0, matmul_gflops = 0.0;
   std::string blas_core;             // OpenBLAS's kernel set, "unknown" with another BLAS
+  std::string winograd;              // acdc::winograd_status(): 3x3 convolutions by Winograd or oneDNN
   int64_t peak_memory_bytes = 0;
   std::string peak_memory_kind;      // resident_set or cuda_allocator
   // In a group (world_size > 1): every rank's median seconds per meta-iteration, in rank order,
