@@ -152,55 +152,75 @@ void transform_output_grad(const T* gy, const MapShape& s, int64_t t0, int64_t t
   }
 }
 
+// The micro-kernel's 12 accumulators: 6 rows (each a broadcast operand) by 2 registers of
+// columns. Constant trip counts, unrolled, so that they live in registers.
+template <class T>
+struct Block {
+  using S = Simd<T>;
+  using R = typename S::R;
+  static constexpr int64_t l = kLanes<T>;
+  R acc[6][2];
+
+  void zero() {
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; ++r) acc[r][0] = S::zero(), acc[r][1] = S::zero();
+  }
+  void load(const T* o, int64_t ld) {
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; ++r) acc[r][0] = S::load(o + r * ld), acc[r][1] = S::load(o + r * ld + l);
+  }
+  void store(T* o, int64_t ld) const {
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; ++r) S::store(o + r * ld, acc[r][0]), S::store(o + r * ld + l, acc[r][1]);
+  }
+  // acc[r] += a[r * step] * (b[0 .. l), b[l .. 2l))
+  void multiply_add(const T* a, int64_t step, const T* b) {
+    const R b0 = S::load(b), b1 = S::load(b + l);
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; ++r) {
+      const R e = S::broadcast(a + r * step);
+      acc[r][0] = S::fma(e, b0, acc[r][0]), acc[r][1] = S::fma(e, b1, acc[r][1]);
+    }
+  }
+};
+
+// Two registers of columns of a product: for r < rows,
+//   out[r * out_ld ..] = (accumulate ? out[r * out_ld ..] : 0) + sum_i a[r * row_step + i * inner_step] * b[i * ld ..]
+// in blocks of 6 rows, then row by row.
+template <class T>
+void product_columns(const T* a, int64_t rows, int64_t row_step, int64_t inner, int64_t inner_step, const T* b,
+                     int64_t ld, T* out, int64_t out_ld, bool accumulate) {
+  using S = Simd<T>;
+  constexpr int64_t l = kLanes<T>;
+  int64_t r = 0;
+  for (; r + 6 <= rows; r += 6) {
+    Block<T> block;
+    if (accumulate) {
+      block.load(out + r * out_ld, out_ld);
+    } else {
+      block.zero();
+    }
+    const T* ar = a + r * row_step;
+    for (int64_t i = 0; i < inner; ++i) block.multiply_add(ar + i * inner_step, row_step, b + i * ld);
+    block.store(out + r * out_ld, out_ld);
+  }
+  for (; r < rows; ++r) {
+    T* o = out + r * out_ld;
+    auto a0 = accumulate ? S::load(o) : S::zero(), a1 = accumulate ? S::load(o + l) : S::zero();
+    for (int64_t i = 0; i < inner; ++i) {
+      const auto e = S::broadcast(a + r * row_step + i * inner_step);
+      a0 = S::fma(e, S::load(b + i * ld), a0), a1 = S::fma(e, S::load(b + i * ld + l), a1);
+    }
+    S::store(o, a0), S::store(o + l, a1);
+  }
+}
+
 // m[xi] = v[xi] (tb x C) * u[xi] (C x K) for the 16 positions.
 template <class T>
 void multiply(const T* v, const T* u, int64_t tb, int64_t C, int64_t K, T* m) {
-  using S = Simd<T>;
-  using R = typename S::R;
-  constexpr int64_t l = kLanes<T>;
   for (int xi = 0; xi < 16; ++xi) {
-    const T* vx = v + xi * tb * C;
-    const T* ux = u + xi * C * K;
-    T* mx = m + xi * tb * K;
-    for (int64_t j = 0; j < K; j += 2 * l) {
-      int64_t r = 0;
-      for (; r + 6 <= tb; r += 6) {
-        R a00 = S::zero(), a01 = S::zero(), a10 = S::zero(), a11 = S::zero(), a20 = S::zero(), a21 = S::zero();
-        R a30 = S::zero(), a31 = S::zero(), a40 = S::zero(), a41 = S::zero(), a50 = S::zero(), a51 = S::zero();
-        const T* a = vx + r * C;
-        const T* b = ux + j;
-        for (int64_t c = 0; c < C; ++c, b += K) {
-          const R b0 = S::load(b), b1 = S::load(b + l);
-          R e = S::broadcast(a + c);
-          a00 = S::fma(e, b0, a00), a01 = S::fma(e, b1, a01);
-          e = S::broadcast(a + C + c);
-          a10 = S::fma(e, b0, a10), a11 = S::fma(e, b1, a11);
-          e = S::broadcast(a + 2 * C + c);
-          a20 = S::fma(e, b0, a20), a21 = S::fma(e, b1, a21);
-          e = S::broadcast(a + 3 * C + c);
-          a30 = S::fma(e, b0, a30), a31 = S::fma(e, b1, a31);
-          e = S::broadcast(a + 4 * C + c);
-          a40 = S::fma(e, b0, a40), a41 = S::fma(e, b1, a41);
-          e = S::broadcast(a + 5 * C + c);
-          a50 = S::fma(e, b0, a50), a51 = S::fma(e, b1, a51);
-        }
-        T* o = mx + r * K + j;
-        S::store(o, a00), S::store(o + l, a01), o += K;
-        S::store(o, a10), S::store(o + l, a11), o += K;
-        S::store(o, a20), S::store(o + l, a21), o += K;
-        S::store(o, a30), S::store(o + l, a31), o += K;
-        S::store(o, a40), S::store(o + l, a41), o += K;
-        S::store(o, a50), S::store(o + l, a51);
-      }
-      for (; r < tb; ++r) {
-        R a0 = S::zero(), a1 = S::zero();
-        const T* b = ux + j;
-        for (int64_t c = 0; c < C; ++c, b += K) {
-          const R e = S::broadcast(vx + r * C + c);
-          a0 = S::fma(e, S::load(b), a0), a1 = S::fma(e, S::load(b + l), a1);
-        }
-        S::store(mx + r * K + j, a0), S::store(mx + r * K + j + l, a1);
-      }
+    for (int64_t j = 0; j < K; j += 2 * kLanes<T>) {
+      product_columns(v + xi * tb * C, tb, C, C, 1, u + xi * C * K + j, K, m + xi * tb * K + j, K, /*accumulate=*/false);
     }
   }
 }
@@ -208,53 +228,9 @@ void multiply(const T* v, const T* u, int64_t tb, int64_t C, int64_t K, T* m) {
 // du[xi] (C x K) += v[xi]^T (C x tb) * z[xi] (tb x K) for the 16 positions.
 template <class T>
 void multiply_transposed_accumulate(const T* v, const T* z, int64_t tb, int64_t C, int64_t K, T* du) {
-  using S = Simd<T>;
-  using R = typename S::R;
-  constexpr int64_t l = kLanes<T>;
   for (int xi = 0; xi < 16; ++xi) {
-    const T* vx = v + xi * tb * C;
-    const T* zx = z + xi * tb * K;
-    T* dx = du + xi * C * K;
-    for (int64_t j = 0; j < K; j += 2 * l) {
-      int64_t c = 0;
-      for (; c + 6 <= C; c += 6) {
-        T* o = dx + c * K + j;
-        R a00 = S::load(o), a01 = S::load(o + l), a10 = S::load(o + K), a11 = S::load(o + K + l);
-        R a20 = S::load(o + 2 * K), a21 = S::load(o + 2 * K + l), a30 = S::load(o + 3 * K), a31 = S::load(o + 3 * K + l);
-        R a40 = S::load(o + 4 * K), a41 = S::load(o + 4 * K + l), a50 = S::load(o + 5 * K), a51 = S::load(o + 5 * K + l);
-        const T* a = vx + c;
-        const T* b = zx + j;
-        for (int64_t q = 0; q < tb; ++q, a += C, b += K) {
-          const R b0 = S::load(b), b1 = S::load(b + l);
-          R e = S::broadcast(a);
-          a00 = S::fma(e, b0, a00), a01 = S::fma(e, b1, a01);
-          e = S::broadcast(a + 1);
-          a10 = S::fma(e, b0, a10), a11 = S::fma(e, b1, a11);
-          e = S::broadcast(a + 2);
-          a20 = S::fma(e, b0, a20), a21 = S::fma(e, b1, a21);
-          e = S::broadcast(a + 3);
-          a30 = S::fma(e, b0, a30), a31 = S::fma(e, b1, a31);
-          e = S::broadcast(a + 4);
-          a40 = S::fma(e, b0, a40), a41 = S::fma(e, b1, a41);
-          e = S::broadcast(a + 5);
-          a50 = S::fma(e, b0, a50), a51 = S::fma(e, b1, a51);
-        }
-        S::store(o, a00), S::store(o + l, a01), o += K;
-        S::store(o, a10), S::store(o + l, a11), o += K;
-        S::store(o, a20), S::store(o + l, a21), o += K;
-        S::store(o, a30), S::store(o + l, a31), o += K;
-        S::store(o, a40), S::store(o + l, a41), o += K;
-        S::store(o, a50), S::store(o + l, a51);
-      }
-      for (; c < C; ++c) {
-        T* o = dx + c * K + j;
-        R a0 = S::load(o), a1 = S::load(o + l);
-        for (int64_t q = 0; q < tb; ++q) {
-          const R e = S::broadcast(vx + q * C + c);
-          a0 = S::fma(e, S::load(zx + q * K + j), a0), a1 = S::fma(e, S::load(zx + q * K + j + l), a1);
-        }
-        S::store(o, a0), S::store(o + l, a1);
-      }
+    for (int64_t j = 0; j < K; j += 2 * kLanes<T>) {
+      product_columns(v + xi * tb * C, C, 1, tb, C, z + xi * tb * K + j, K, du + xi * C * K + j, K, /*accumulate=*/true);
     }
   }
 }

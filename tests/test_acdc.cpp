@@ -494,6 +494,15 @@ void expect_same(const torch::Tensor& a, const torch::Tensor& b, const std::stri
   EXPECT_TRUE(torch::allclose(a, b, 1e-10, 1e-10)) << what << " max diff " << (a - b).abs().max().item<double>();
 }
 
+void expect_same_derivatives(const ConvDerivatives& fast, const ConvDerivatives& plain) {
+  expect_same(fast.y, plain.y, "output");
+  expect_same(fast.gw, plain.gw, "weight gradient");
+  expect_same(fast.gx, plain.gx, "input gradient");
+  expect_same(fast.dw, plain.dw, "second order: weight");
+  expect_same(fast.dt, plain.dt, "second order: output gradient");
+  expect_same(fast.dx, plain.dx, "second order: input");
+}
+
 }  // namespace
 
 // acdc::conv2d (hand-written double backward, im2col weight gradient for small stems) against
@@ -532,12 +541,7 @@ TEST(FastConv, FirstAndSecondDerivativesEqualLibTorchConv) {
           return torch::conv2d(a, b, {}, c.stride, c.padding, c.dilation, c.groups);
         },
         x, w, t, c.input_grad);
-    expect_same(fast.y, plain.y, "output");
-    expect_same(fast.gw, plain.gw, "weight gradient");
-    expect_same(fast.gx, plain.gx, "input gradient");
-    expect_same(fast.dw, plain.dw, "second order: weight");
-    expect_same(fast.dt, plain.dt, "second order: output gradient");
-    expect_same(fast.dx, plain.dx, "second order: input");
+    expect_same_derivatives(fast, plain);
     if (c.channels_last && c.c_in == 1 && c.h > 1) {
       // The 1-channel channels-last input yields a channels-last output (acdc/conv_autograd.cpp).
       EXPECT_TRUE(fast.y.is_contiguous(torch::MemoryFormat::ChannelsLast));
@@ -608,12 +612,7 @@ TEST(Winograd, EveryDerivativeEqualsLibTorchConv) {
     auto plain = conv_derivatives(
         [&](const torch::Tensor& a, const torch::Tensor& b) { return torch::conv2d(a, b, {}, 1, 1); }, x, w, t,
         /*input_grad=*/true, cl);
-    expect_same(fast.y, plain.y, "output");
-    expect_same(fast.gw, plain.gw, "weight gradient");
-    expect_same(fast.gx, plain.gx, "input gradient");
-    expect_same(fast.dw, plain.dw, "second order: weight");
-    expect_same(fast.dt, plain.dt, "second order: output gradient");
-    expect_same(fast.dx, plain.dx, "second order: input");
+    expect_same_derivatives(fast, plain);
     EXPECT_TRUE(fast.y.is_contiguous(cl));
   }
 }
