@@ -3,7 +3,7 @@
 # few-shot split (settings: experiments/configs/main.ini), evaluates 5-way 1-shot and 5-shot on
 # 600 test episodes (CloserLook protocol) and prints accuracy ± 95% interval and the parameter
 # count against the standard-conv Conv4. Output: runs/main/ (replaced), runs/main/eval.json.
-#   usage: experiments/main_job.sh [path/to/acdc-meta]     (RUN_DIR=..., CONFIG=... override)
+#   usage: experiments/main_job.sh [path/to/acdc-meta]     (RUN_DIR=..., CONFIG=..., TEST_STEPS=... override)
 set -euo pipefail
 bin=${1:-build/acdc-meta}
 config=${CONFIG:-experiments/configs/main.ini}
@@ -18,8 +18,11 @@ echo "== meta-training ($config -> $run)"
 "$bin" train --config "$config" --out "$run"
 trained=$(date +%s)
 
-echo "== evaluating the best checkpoint: 5-way 1-shot and 5-shot, 600 test episodes"
-"$bin" eval --run "$run" --checkpoint best --episodes 600 --shots 1,5 --json > "$run/eval.json.tmp"
+# 20 adaptation steps at test (main.ini's inner-steps-test, 10, is what validation uses during
+# training); eval.json records the steps it ran.
+test_steps=${TEST_STEPS:-20}
+echo "== evaluating the best checkpoint: 5-way 1-shot and 5-shot, 600 test episodes, $test_steps adaptation steps"
+"$bin" eval --run "$run" --checkpoint best --episodes 600 --shots 1,5 --inner-steps-test "$test_steps" --json > "$run/eval.json.tmp"
 mv "$run/eval.json.tmp" "$run/eval.json"
 end=$(date +%s)
 
