@@ -84,7 +84,8 @@ bool winograd_runs(const torch::Tensor& x, const torch::Tensor& w, at::IntArrayR
                    at::IntArrayRef dilation, int64_t groups, const torch::Tensor& other) {
   const auto use = winograd_use();
   if (use == WinogradUse::kNever || !kernels_available()) return false;
-  if (use == WinogradUse::kAuto && host::cpu_has_avx512()) return false;
+  static const bool avx512 = host::cpu_has_avx512();
+  if (use == WinogradUse::kAuto && avx512) return false;
   auto one = [](at::IntArrayRef v, int64_t value) { return v.size() == 2 && v[0] == value && v[1] == value; };
   if (groups != 1 || !one(stride, 1) || !one(padding, 1) || !one(dilation, 1)) return false;
   if (!x.device().is_cpu() || x.dim() != 4 || w.dim() != 4 || w.size(2) != 3 || w.size(3) != 3) return false;

@@ -108,7 +108,7 @@ void transform_output(const T* m, const MapShape& s, int64_t t0, int64_t tb, T* 
     const TileAt at = tile_at(s, t0 + q);
     const bool row1 = 2 * at.row + 1 < s.h, col1 = 2 * at.col + 1 < s.w;
     T* y0 = y + ((at.n * s.h + 2 * at.row) * s.w + 2 * at.col) * K;
-    T* y1 = y0 + s.w * K;
+    T* y1 = row1 ? y0 + s.w * K : nullptr;  // the tile's second row, where the map has one
     for (int64_t k = 0; k < K; k += kLanes<T>) {
       Vec<T> mm[4][4];
       for (int xi = 0; xi < 16; ++xi) mm[xi / 4][xi % 4] = load(m + (xi * tb + q) * K + k);
@@ -135,7 +135,7 @@ void transform_output_grad(const T* gy, const MapShape& s, int64_t t0, int64_t t
     const TileAt at = tile_at(s, t0 + q);
     const bool row1 = 2 * at.row + 1 < s.h, col1 = 2 * at.col + 1 < s.w;
     const T* g0 = gy + ((at.n * s.h + 2 * at.row) * s.w + 2 * at.col) * K;
-    const T* g1 = g0 + s.w * K;
+    const T* g1 = row1 ? g0 + s.w * K : nullptr;
     for (int64_t k = 0; k < K; k += kLanes<T>) {
       const Vec<T> zero{};
       const Vec<T> g00 = load(g0 + k), g01 = col1 ? load(g0 + K + k) : zero;
