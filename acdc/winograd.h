@@ -31,7 +31,7 @@ WinogradUse parse_winograd_use(const std::string& name);  // auto|on|off; throws
 std::string winograd_status();
 
 // Whether a convolution from x's channels by w [K, C, 3, 3] runs on the Winograd kernels here;
-// `others` are the remaining operands of the call (an output gradient), checked alike.
+// `other` is the call's remaining operand (an output gradient), checked alike.
 bool winograd_runs(const torch::Tensor& x, const torch::Tensor& w, at::IntArrayRef stride, at::IntArrayRef padding,
                    at::IntArrayRef dilation, int64_t groups, const torch::Tensor& other = {});
 
