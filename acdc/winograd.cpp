@@ -31,6 +31,11 @@ std::atomic<WinogradUse>& use_setting() {
   return use;
 }
 
+bool cpu_has_avx512() {
+  static const bool avx512 = host::cpu_has_avx512();
+  return avx512;
+}
+
 bool kernels_available() {
 #ifdef ACDC_META_WINOGRAD_KERNELS
   static const bool available = host::cpu_has_avx2_fma();
@@ -65,6 +70,7 @@ WinogradUse parse_winograd_use(const std::string& name) {
 }
 
 WinogradUse winograd_use() { return use_setting().load(); }
+void set_winograd_use(WinogradUse use) { use_setting().store(use); }
 
 std::string winograd_status() {
   if (!kernels_available()) return "unavailable (no AVX2 + FMA)";
@@ -76,24 +82,23 @@ std::string winograd_status() {
     case WinogradUse::kAuto:
       break;
   }
-  return host::cpu_has_avx512() ? "auto: off (AVX-512: oneDNN)" : "auto: on (AVX2 + FMA, no AVX-512)";
+  return cpu_has_avx512() ? "auto: off (AVX-512: oneDNN)" : "auto: on (AVX2 + FMA, no AVX-512)";
 }
-void set_winograd_use(WinogradUse use) { use_setting().store(use); }
 
 bool winograd_runs(const torch::Tensor& x, const torch::Tensor& w, at::IntArrayRef stride, at::IntArrayRef padding,
                    at::IntArrayRef dilation, int64_t groups, const torch::Tensor& other) {
   const auto use = winograd_use();
   if (use == WinogradUse::kNever || !kernels_available()) return false;
-  static const bool avx512 = host::cpu_has_avx512();
-  if (use == WinogradUse::kAuto && avx512) return false;
+  if (use == WinogradUse::kAuto && cpu_has_avx512()) return false;
   auto one = [](at::IntArrayRef v, int64_t value) { return v.size() == 2 && v[0] == value && v[1] == value; };
   if (groups != 1 || !one(stride, 1) || !one(padding, 1) || !one(dilation, 1)) return false;
   if (!x.device().is_cpu() || x.dim() != 4 || w.dim() != 4 || w.size(2) != 3 || w.size(3) != 3) return false;
   const auto dtype = x.scalar_type();
   if ((dtype != at::kFloat && dtype != at::kDouble) || w.scalar_type() != dtype || !w.device().is_cpu()) return false;
   if (!x.is_contiguous(at::MemoryFormat::ChannelsLast)) return false;
-  if (other.defined() && (other.scalar_type() != dtype || !other.device().is_cpu() ||
-                          !other.is_contiguous(at::MemoryFormat::ChannelsLast))) {
+  if (other.defined() &&
+      (other.scalar_type() != dtype || !other.device().is_cpu() || !other.is_contiguous(at::MemoryFormat::ChannelsLast) ||
+       other.sizes() != at::IntArrayRef{x.size(0), w.size(0), x.size(2), x.size(3)})) {
     return false;
   }
   const int64_t multiple = dtype == at::kFloat ? 16 : 8;  // two registers of output channels
