@@ -31,15 +31,9 @@ std::atomic<WinogradUse>& use_setting() {
   return use;
 }
 
-bool cpu_has_avx512() {
-  static const bool avx512 = host::cpu_has_avx512();
-  return avx512;
-}
-
 bool kernels_available() {
 #ifdef ACDC_META_WINOGRAD_KERNELS
-  static const bool available = host::cpu_has_avx2_fma();
-  return available;
+  return host::cpu_has_avx2_fma();
 #else
   return false;
 #endif
@@ -82,14 +76,14 @@ std::string winograd_status() {
     case WinogradUse::kAuto:
       break;
   }
-  return cpu_has_avx512() ? "auto: off (AVX-512: oneDNN)" : "auto: on (AVX2 + FMA, no AVX-512)";
+  return host::cpu_has_avx512() ? "auto: off (AVX-512: oneDNN)" : "auto: on (AVX2 + FMA, no AVX-512)";
 }
 
 bool winograd_runs(const torch::Tensor& x, const torch::Tensor& w, at::IntArrayRef stride, at::IntArrayRef padding,
                    at::IntArrayRef dilation, int64_t groups, const torch::Tensor& other) {
   const auto use = winograd_use();
   if (use == WinogradUse::kNever || !kernels_available()) return false;
-  if (use == WinogradUse::kAuto && cpu_has_avx512()) return false;
+  if (use == WinogradUse::kAuto && host::cpu_has_avx512()) return false;
   auto one = [](at::IntArrayRef v, int64_t value) { return v.size() == 2 && v[0] == value && v[1] == value; };
   if (groups != 1 || !one(stride, 1) || !one(padding, 1) || !one(dilation, 1)) return false;
   if (!x.device().is_cpu() || x.dim() != 4 || w.dim() != 4 || w.size(2) != 3 || w.size(3) != 3) return false;
