@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -39,6 +40,69 @@ bool kernels_available() {
 #endif
 }
 
+// A build forced by force_winograd_build (tests), as WinogradBuild + 1; 0: none.
+std::atomic<int>& forced_build() {
+  static std::atomic<int> build{0};
+  return build;
+}
+
+int64_t register_bytes(WinogradBuild build) { return build == WinogradBuild::kAvx2 ? 32 : 64; }
+
+// The build a convolution between c and k channels of `dtype` runs on, if any: a forced one,
+// else AVX-512 where the CPU has it and two of its registers divide both channel counts, else AVX2.
+std::optional<WinogradBuild> build_for(at::ScalarType dtype, int64_t c, int64_t k) {
+  if (dtype != at::kFloat && dtype != at::kDouble) return std::nullopt;
+  const int64_t element = dtype == at::kFloat ? 4 : 8;
+  auto fits = [&](WinogradBuild build) {
+    const int64_t two_registers = 2 * register_bytes(build) / element;
+    return winograd_build_runs_here(build) && c % two_registers == 0 && k % two_registers == 0;
+  };
+  if (const int forced = forced_build().load(); forced != 0) {
+    const auto build = static_cast<WinogradBuild>(forced - 1);
+    return fits(build) ? std::optional(build) : std::nullopt;
+  }
+  for (const auto build : {WinogradBuild::kAvx512, WinogradBuild::kAvx2}) {
+    if (fits(build)) return build;
+  }
+  return std::nullopt;
+}
+
+#ifdef ACDC_META_WINOGRAD_KERNELS
+// Each build's table is made on first use, which build_for allows only on a CPU that runs it (the
+// AVX-512 file's code may use AVX-512 instructions anywhere, even to fill the table).
+const winograd::KernelSet& kernel_set(WinogradBuild build) {
+  switch (build) {
+    case WinogradBuild::kAvx2: {
+      static const auto set = winograd::avx2::kernel_set();
+      return set;
+    }
+    case WinogradBuild::kAvx512: {
+      static const auto set = winograd::avx512::kernel_set();
+      return set;
+    }
+    case WinogradBuild::kWideOnAvx2:
+      break;
+  }
+  static const auto set = winograd::wide_on_avx2::kernel_set();
+  return set;
+}
+#endif
+
+// The loops for a convolution between c and k channels of T; throws where none runs here.
+template <class T>
+const winograd::Kernels<T>& kernels_for(int64_t c, int64_t k) {
+  const auto build = build_for(c10::CppTypeToScalarType<T>::value, c, k);
+  if (!build) {
+    throw std::invalid_argument("Winograd kernels: no build runs " + std::to_string(c) + " -> " + std::to_string(k) +
+                                " channels on this CPU (" + winograd_status() + ")");
+  }
+#ifdef ACDC_META_WINOGRAD_KERNELS
+  return kernel_set(*build).template of<T>();
+#else
+  throw std::logic_error("Winograd kernels: not built");
+#endif
+}
+
 // Below these the transforms cost more than they save. Measured on the AMD EPYC of winograd.h
 // with 64 channels (oneDNN / Winograd, forward, input and weight gradient, ms): 5 maps of 4 x 4
 // 0.099/0.117, 0.082/0.059, 0.185/0.128; 5 of 7 x 7 0.291/0.223, 0.218/0.162, 0.302/0.270; 75 of
@@ -63,6 +127,15 @@ WinogradUse parse_winograd_use(const std::string& name) {
   throw std::invalid_argument("Winograd use '" + name + "' is not one of auto, on, off");
 }
 
+bool winograd_build_runs_here(WinogradBuild build) {
+  if (!kernels_available()) return false;
+  return build != WinogradBuild::kAvx512 || host::cpu_has_avx512();
+}
+
+void force_winograd_build(std::optional<WinogradBuild> build) {
+  forced_build().store(build ? static_cast<int>(*build) + 1 : 0);
+}
+
 WinogradUse winograd_use() { return use_setting().load(); }
 void set_winograd_use(WinogradUse use) { use_setting().store(use); }
 
@@ -72,7 +145,8 @@ std::string winograd_status() {
     case WinogradUse::kNever:
       return "off";
     case WinogradUse::kAlways:
-      return "on";
+      return host::cpu_has_avx512() ? "on (AVX-512; AVX2 where the channels are not multiples of 32 floats)"
+                                    : "on (AVX2 + FMA)";
     case WinogradUse::kAuto:
       break;
   }
@@ -88,15 +162,14 @@ bool winograd_runs(const torch::Tensor& x, const torch::Tensor& w, at::IntArrayR
   if (groups != 1 || !one(stride, 1) || !one(padding, 1) || !one(dilation, 1)) return false;
   if (!x.device().is_cpu() || x.dim() != 4 || w.dim() != 4 || w.size(2) != 3 || w.size(3) != 3) return false;
   const auto dtype = x.scalar_type();
-  if ((dtype != at::kFloat && dtype != at::kDouble) || w.scalar_type() != dtype || !w.device().is_cpu()) return false;
+  if (w.scalar_type() != dtype || !w.device().is_cpu()) return false;
   if (!x.is_contiguous(at::MemoryFormat::ChannelsLast)) return false;
   if (other.defined() &&
       (other.scalar_type() != dtype || !other.device().is_cpu() || !other.is_contiguous(at::MemoryFormat::ChannelsLast) ||
        other.sizes() != at::IntArrayRef{x.size(0), w.size(0), x.size(2), x.size(3)})) {
     return false;
   }
-  const int64_t multiple = dtype == at::kFloat ? 16 : 8;  // two registers of output channels
-  if (w.size(0) % multiple != 0 || w.size(1) % multiple != 0 || x.size(1) != w.size(1)) return false;
+  if (x.size(1) != w.size(1) || !build_for(dtype, w.size(1), w.size(0))) return false;
   // The kernels record no graph: where one is being recorded, the caller's ATen ops do it.
   if (at::GradMode::is_enabled() &&
       (x.requires_grad() || w.requires_grad() || (other.defined() && other.requires_grad()))) {
@@ -115,13 +188,14 @@ template <class T>
 torch::Tensor conv_by_tiles(const torch::Tensor& x, const winograd::KernelView<T>& kernel, int64_t in_channels,
                             int64_t out_channels) {
   const auto shape = shape_of(x, in_channels, out_channels);
+  const auto& kernels = kernels_for<T>(in_channels, out_channels);
   std::unique_ptr<T[]> u(new T[16 * in_channels * out_channels]);  // every element written
-  winograd::transform_weight(kernel, in_channels, out_channels, u.get());
+  kernels.transform_weight(kernel, in_channels, out_channels, u.get());
   auto y = at::empty({shape.n, out_channels, shape.h, shape.w}, x.options(), at::MemoryFormat::ChannelsLast);
   const T* xp = x.data_ptr<T>();
   T* yp = y.data_ptr<T>();
   at::parallel_for(0, shape.tiles(), /*grain_size=*/72, [&](int64_t begin, int64_t end) {
-    winograd::forward_tiles(xp, u.get(), shape, begin, end, yp);
+    kernels.forward_tiles(xp, u.get(), shape, begin, end, yp);
   });
   return y;
 }
@@ -130,6 +204,7 @@ template <class T>
 torch::Tensor weight_grad_by_tiles(const torch::Tensor& gy, const torch::Tensor& x, const torch::Tensor& w) {
   const int64_t out_channels = w.size(0), in_channels = w.size(1);
   const auto shape = shape_of(x, in_channels, out_channels);
+  const auto& kernels = kernels_for<T>(in_channels, out_channels);
   const int64_t plane = 16 * in_channels * out_channels;
   const int64_t chunks = (shape.tiles() + kWeightGradChunk - 1) / kWeightGradChunk;
   std::vector<T> du(static_cast<size_t>(chunks * plane), T(0));
@@ -137,7 +212,7 @@ torch::Tensor weight_grad_by_tiles(const torch::Tensor& gy, const torch::Tensor&
   const T* gp = gy.data_ptr<T>();
   at::parallel_for(0, chunks, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      winograd::weight_grad_tiles(xp, gp, shape, i * kWeightGradChunk,
+      kernels.weight_grad_tiles(xp, gp, shape, i * kWeightGradChunk,
                                   std::min(shape.tiles(), (i + 1) * kWeightGradChunk), du.data() + i * plane);
     }
   });
@@ -146,7 +221,7 @@ torch::Tensor weight_grad_by_tiles(const torch::Tensor& gy, const torch::Tensor&
     for (int64_t j = 0; j < plane; ++j) du[j] += part[j];
   }
   auto gw = at::empty(w.sizes(), w.options(), w.suggest_memory_format());
-  winograd::weight_grad_from_transformed(du.data(), in_channels, out_channels, gw.data_ptr<T>(), gw.stride(0),
+  kernels.weight_grad_from_transformed(du.data(), in_channels, out_channels, gw.data_ptr<T>(), gw.stride(0),
                                          gw.stride(1), gw.stride(2), gw.stride(3));
   return gw;
 }

@@ -7,10 +7,12 @@
 // The results equal the direct convolution's up to rounding (the transforms add and halve).
 //
 // Where it runs (winograd_runs): float or double CPU tensors, maps channels-last, channel
-// counts multiples of 16 (float) or 8 (double), a CPU with AVX2 + FMA, and no gradient to
+// counts multiples of 16 (float) or 8 (double), a CPU with AVX2 + FMA (with AVX-512 the AVX-512
+// build of the same loops where the channels are multiples of 32 / 16), and no gradient to
 // record through the call (the double backward records through oneDNN's ops where a third
 // derivative is asked for). With the default use (`auto`) also not on AVX-512 CPUs, where
-// oneDNN's direct kernels are twice as wide (not measured against these), and not on maps
+// oneDNN's direct kernels are twice as wide (the AVX-512 build is yet to be timed against them on
+// such a CPU: `acdc-meta bench --winograd on` against `--winograd off`), and not on maps
 // smaller than 4 x 4 (a 3 x 3 map wastes 7 of every 16 outputs) or of fewer than 16 tiles.
 //
 // ACDC_META_WINOGRAD=auto|on|off sets the default use (on: wherever the kernels can run; off:
@@ -18,6 +20,7 @@
 
 #include <torch/types.h>
 
+#include <optional>
 #include <string>
 
 namespace acdc {
@@ -29,6 +32,15 @@ WinogradUse parse_winograd_use(const std::string& name);  // auto|on|off; throws
 // One line for reports: the use and where it applies on this CPU, e.g. "auto: on (AVX2 + FMA, no
 // AVX-512)", "auto: off (AVX-512: oneDNN)", "off", "on", "unavailable (no AVX2 + FMA)".
 std::string winograd_status();
+
+// The builds of the kernels (acdc/winograd_kernels.h): AVX2 registers (8 floats) and AVX-512 ones
+// (16 floats). A call runs the widest this CPU has whose two registers divide both channel counts.
+enum class WinogradBuild { kAvx2, kAvx512, kWideOnAvx2 };
+bool winograd_build_runs_here(WinogradBuild build);
+// For tests: every call runs on `build` (kWideOnAvx2: the AVX-512 source built for AVX2, so that
+// its wider loops are checked on CPUs without AVX-512) where its registers divide the channel
+// counts, and on oneDNN elsewhere; std::nullopt restores the choice by CPU.
+void force_winograd_build(std::optional<WinogradBuild> build);
 
 // Whether a convolution from x's channels by w [K, C, 3, 3] runs on the Winograd kernels here;
 // `other` is the call's remaining operand (an output gradient), checked alike.

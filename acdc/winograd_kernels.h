@@ -1,7 +1,8 @@
 #pragma once
 // Winograd F(2x2, 3x3) loops for a 3x3 convolution with stride 1 and padding 1 on channels-last
-// maps (acdc/winograd.h decides where they run). No LibTorch here: built with AVX2 + FMA in
-// winograd_kernels_avx2.cpp, and called only on CPUs that have them.
+// maps (acdc/winograd.h decides where they run). No LibTorch here: one source
+// (winograd_kernels.inc) built for AVX2 + FMA and for AVX-512, each build called only on CPUs
+// that have its instructions.
 //
 // Each 2x2 output tile comes from a 4x4 input tile d: y = A^T [(G g G^T) o (B^T d B)] A, with
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
@@ -13,10 +14,11 @@
 // forward with the kernel flipped and its channel axes swapped.
 //
 // Shapes: x [N, H, W, C] and y [N, H, W, K] contiguous (channels-last [N, C, H, W] tensors);
-// C a multiple of 32 / sizeof(T), K of 64 / sizeof(T). Tiles are numbered n-major, then tile
+// C and K multiples of two registers (Kernels::lanes). Tiles are numbered n-major, then tile
 // row, then tile column; a map of odd size has a last row or column of half-empty tiles.
 
 #include <cstdint>
+#include <type_traits>
 
 namespace acdc::winograd {
 
@@ -36,21 +38,51 @@ struct KernelView {
   int64_t stride_i = 0, stride_o = 0, stride_r = 0, stride_s = 0;
 };
 
-// u [16, I, O] = G g G^T of every kernel (i, o) of a convolution from I to O channels.
+// The loops of one build (winograd_kernels.inc), for T = float or double.
 template <class T>
-void transform_weight(const KernelView<T>& g, int64_t in_channels, int64_t out_channels, T* u);
+struct Kernels {
+  int64_t lanes = 0;  // T per register: both channel counts must be multiples of 2 * lanes
 
-// y for the tiles [tile_begin, tile_end) of y = conv(x, g) given u = transform_weight(g).
-template <class T>
-void forward_tiles(const T* x, const T* u, const MapShape& shape, int64_t tile_begin, int64_t tile_end, T* y);
+  // u [16, I, O] = G g G^T of every kernel (i, o) of a convolution from I to O channels.
+  void (*transform_weight)(const KernelView<T>& g, int64_t in_channels, int64_t out_channels, T* u) = nullptr;
 
-// du [16, C, K] += the transformed weight gradient of the tiles [tile_begin, tile_end).
-template <class T>
-void weight_grad_tiles(const T* x, const T* gy, const MapShape& shape, int64_t tile_begin, int64_t tile_end, T* du);
+  // y for the tiles [tile_begin, tile_end) of y = conv(x, g) given u = transform_weight(g).
+  void (*forward_tiles)(const T* x, const T* u, const MapShape& shape, int64_t tile_begin, int64_t tile_end,
+                        T* y) = nullptr;
 
-// gw(k, c, r, s) = (G^T du[., c, k] G)(r, s), written at gw + k * stride_k + c * stride_c + r * stride_r + s * stride_s.
-template <class T>
-void weight_grad_from_transformed(const T* du, int64_t in_channels, int64_t out_channels, T* gw, int64_t stride_k,
-                                  int64_t stride_c, int64_t stride_r, int64_t stride_s);
+  // du [16, C, K] += the transformed weight gradient of the tiles [tile_begin, tile_end).
+  void (*weight_grad_tiles)(const T* x, const T* gy, const MapShape& shape, int64_t tile_begin, int64_t tile_end,
+                            T* du) = nullptr;
+
+  // gw(k, c, r, s) = (G^T du[., c, k] G)(r, s), written at
+  // gw + k * stride_k + c * stride_c + r * stride_r + s * stride_s.
+  void (*weight_grad_from_transformed)(const T* du, int64_t in_channels, int64_t out_channels, T* gw,
+                                       int64_t stride_k, int64_t stride_c, int64_t stride_r,
+                                       int64_t stride_s) = nullptr;
+};
+
+struct KernelSet {
+  Kernels<float> f;
+  Kernels<double> d;
+  template <class T>
+  const Kernels<T>& of() const {
+    if constexpr (std::is_same_v<T, float>) {
+      return f;
+    } else {
+      return d;
+    }
+  }
+};
+
+// The builds, each callable only on a CPU with its instructions (acdc/winograd.cpp checks).
+namespace avx2 {
+KernelSet kernel_set();  // AVX2 + FMA registers: 8 floats
+}
+namespace avx512 {
+KernelSet kernel_set();  // AVX-512 F registers: 16 floats
+}
+namespace wide_on_avx2 {
+KernelSet kernel_set();  // the AVX-512 loops (16 floats per register) built for AVX2 + FMA, for tests
+}
 
 }  // namespace acdc::winograd

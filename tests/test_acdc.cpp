@@ -575,25 +575,79 @@ bool cpu_runs_winograd() {
   return acdc::winograd_runs(x, torch::zeros({16, 16, 3, 3}), {1, 1}, {1, 1}, {1, 1}, 1);
 }
 
+// Runs every kernel call of one test on one build of the loops (acdc::force_winograd_build).
+class WinogradBuildScope {
+ public:
+  explicit WinogradBuildScope(acdc::WinogradBuild build) { acdc::force_winograd_build(build); }
+  ~WinogradBuildScope() { acdc::force_winograd_build(std::nullopt); }
+};
+
+// Each build of the Winograd loops: AVX2 (8 floats per register), the AVX-512 source built for
+// AVX2 (16 floats per register in two AVX2 registers: the AVX-512 build's loops, run on any AVX2
+// CPU) and the AVX-512 build itself where the CPU has AVX-512. Channel counts are multiples of
+// two registers of the build (`scale` times those of the AVX2 cases).
+class WinogradBuilds : public ::testing::TestWithParam<acdc::WinogradBuild> {
+ protected:
+  void SetUp() override {
+    if (!acdc::winograd_build_runs_here(GetParam())) {
+      GTEST_SKIP() << "this CPU lacks the build's instructions (AVX2 + FMA, or AVX-512 for the AVX-512 build)";
+    }
+  }
+  int64_t scale() const { return GetParam() == acdc::WinogradBuild::kAvx2 ? 1 : 2; }
+};
+
+std::string build_name(const ::testing::TestParamInfo<acdc::WinogradBuild>& info) {
+  switch (info.param) {
+    case acdc::WinogradBuild::kAvx2:
+      return "Avx2";
+    case acdc::WinogradBuild::kAvx512:
+      return "Avx512";
+    case acdc::WinogradBuild::kWideOnAvx2:
+      return "Avx512LoopsOnAvx2";
+  }
+  return "Unknown";
+}
+
 }  // namespace
+
+// Built without the kernels or on a CPU without AVX2 + FMA, the Winograd kernels are never chosen.
+TEST(Winograd, NeverChosenWhereTheyCannotRun) {
+  if (cpu_runs_winograd()) GTEST_SKIP() << "the kernels run here (checked by WinogradBuilds.*)";
+  WinogradUseScope on(acdc::WinogradUse::kAlways);
+  const auto x = torch::zeros({1, 16, 8, 8}).contiguous(torch::MemoryFormat::ChannelsLast);
+  EXPECT_FALSE(acdc::winograd_runs(x, torch::zeros({16, 16, 3, 3}), {1, 1}, {1, 1}, {1, 1}, 1));
+  for (const auto build : {acdc::WinogradBuild::kAvx2, acdc::WinogradBuild::kAvx512, acdc::WinogradBuild::kWideOnAvx2}) {
+    EXPECT_FALSE(acdc::winograd_build_runs_here(build));
+  }
+}
+
+// A forced build runs only where its registers divide the channel counts (oneDNN elsewhere):
+// 16 float channels are two AVX2 registers but one AVX-512 register.
+TEST(Winograd, ForcedBuildRunsOnlyWhereItsRegistersDivideTheChannels) {
+  if (!cpu_runs_winograd()) GTEST_SKIP() << "no AVX2 + FMA here: the Winograd kernels never run (asserted above)";
+  WinogradUseScope on(acdc::WinogradUse::kAlways);
+  const auto cl = torch::MemoryFormat::ChannelsLast;
+  const auto x16 = torch::zeros({1, 16, 8, 8}).contiguous(cl), x32 = torch::zeros({1, 32, 8, 8}).contiguous(cl);
+  const auto w16 = torch::zeros({16, 16, 3, 3}), w32 = torch::zeros({32, 32, 3, 3});
+  WinogradBuildScope wide(acdc::WinogradBuild::kWideOnAvx2);
+  EXPECT_FALSE(acdc::winograd_runs(x16, w16, {1, 1}, {1, 1}, {1, 1}, 1));
+  EXPECT_TRUE(acdc::winograd_runs(x32, w32, {1, 1}, {1, 1}, {1, 1}, 1));
+  EXPECT_THROW(acdc::winograd_conv(x16, w16), std::invalid_argument);
+}
 
 // The Winograd kernels (acdc/winograd.h) in every term of acdc::conv2d's first and second
 // derivatives against torch::conv2d with LibTorch's own double backward, in double precision:
 // even and odd map sizes (half-empty tiles at the edges), a map smaller than a tile, several
 // blocks of tiles, unequal channel counts.
-TEST(Winograd, EveryDerivativeEqualsLibTorchConv) {
-  if (!cpu_runs_winograd()) {
-    // Built without the kernels or on a CPU without AVX2 + FMA: they must then never be chosen.
-    WinogradUseScope on(acdc::WinogradUse::kAlways);
-    const auto x = torch::zeros({1, 16, 8, 8}).contiguous(torch::MemoryFormat::ChannelsLast);
-    EXPECT_FALSE(acdc::winograd_runs(x, torch::zeros({16, 16, 3, 3}), {1, 1}, {1, 1}, {1, 1}, 1));
-    return;
-  }
+TEST_P(WinogradBuilds, EveryDerivativeEqualsLibTorchConv) {
   WinogradUseScope on(acdc::WinogradUse::kAlways);
+  WinogradBuildScope build(GetParam());
   struct Case {
     int64_t n, c_in, c_out, h, w;
   };
-  const std::vector<Case> cases = {{2, 8, 16, 7, 7}, {3, 16, 8, 6, 5}, {1, 8, 8, 3, 3}, {2, 8, 8, 1, 2}, {5, 8, 16, 14, 14}};
+  const int64_t m = scale();
+  const std::vector<Case> cases = {
+      {2, 8 * m, 16 * m, 7, 7}, {3, 16 * m, 8 * m, 6, 5}, {1, 8 * m, 8 * m, 3, 3}, {2, 8 * m, 8 * m, 1, 2}, {5, 8 * m, 16 * m, 14, 14}};
   const auto cl = torch::MemoryFormat::ChannelsLast;
   for (const auto& c : cases) {
     SCOPED_TRACE("n " + std::to_string(c.n) + " channels " + std::to_string(c.c_in) + " -> " + std::to_string(c.c_out) +
@@ -620,8 +674,8 @@ TEST(Winograd, EveryDerivativeEqualsLibTorchConv) {
 // In float, at the shape that dominates the Conv4 meta-iteration (64 channels, 14 x 14), the
 // three Winograd ops agree with oneDNN's to float rounding: relative to the largest value,
 // 1e-5 (measured 1e-6; summing a 64-channel 3x3 product in another order gives ~1e-6).
-TEST(Winograd, FloatOpsAgreeWithOneDnn) {
-  if (!cpu_runs_winograd()) GTEST_SKIP() << "no AVX2 + FMA here: the Winograd kernels never run (asserted above)";
+TEST_P(WinogradBuilds, FloatOpsAgreeWithOneDnn) {
+  WinogradBuildScope build(GetParam());
   torch::manual_seed(7);
   const auto cl = torch::MemoryFormat::ChannelsLast;
   auto x = torch::randn({6, 64, 14, 14}).contiguous(cl);
@@ -641,13 +695,14 @@ TEST(Winograd, FloatOpsAgreeWithOneDnn) {
 
 // The weight gradient sums its tiles in fixed chunks, so its bits do not depend on the number of
 // intra-op threads (40 maps of 14 x 14: 1960 tiles, two chunks); nor do the forward's.
-TEST(Winograd, ResultsDoNotDependOnTheThreadCount) {
-  if (!cpu_runs_winograd()) GTEST_SKIP() << "no AVX2 + FMA here: the Winograd kernels never run (asserted above)";
+TEST_P(WinogradBuilds, ResultsDoNotDependOnTheThreadCount) {
+  WinogradBuildScope build(GetParam());
   torch::manual_seed(8);
   const auto cl = torch::MemoryFormat::ChannelsLast;
-  auto x = torch::randn({40, 16, 14, 14}).contiguous(cl);
-  auto w = torch::randn({16, 16, 3, 3});
-  auto gy = torch::randn({40, 16, 14, 14}).contiguous(cl);
+  const int64_t channels = 16 * scale();
+  auto x = torch::randn({40, channels, 14, 14}).contiguous(cl);
+  auto w = torch::randn({channels, channels, 3, 3});
+  auto gy = torch::randn({40, channels, 14, 14}).contiguous(cl);
   const int threads = at::get_num_threads();
   at::set_num_threads(1);
   const auto gw1 = acdc::winograd_weight_grad(gy, x, w), y1 = acdc::winograd_conv(x, w);
@@ -657,6 +712,11 @@ TEST(Winograd, ResultsDoNotDependOnTheThreadCount) {
   EXPECT_TRUE(torch::equal(gw1, gw2));
   EXPECT_TRUE(torch::equal(y1, y2));
 }
+
+INSTANTIATE_TEST_SUITE_P(Builds, WinogradBuilds,
+                         ::testing::Values(acdc::WinogradBuild::kAvx2, acdc::WinogradBuild::kWideOnAvx2,
+                                           acdc::WinogradBuild::kAvx512),
+                         build_name);
 
 TEST(Winograd, UseIsParsedAndBadValuesAreNamed) {
   EXPECT_EQ(acdc::parse_winograd_use("auto"), acdc::WinogradUse::kAuto);
