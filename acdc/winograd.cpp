@@ -8,11 +8,9 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 namespace acdc {
 namespace {
@@ -189,13 +187,14 @@ torch::Tensor conv_by_tiles(const torch::Tensor& x, const winograd::KernelView<T
                             int64_t out_channels) {
   const auto shape = shape_of(x, in_channels, out_channels);
   const auto& kernels = kernels_for<T>(in_channels, out_channels);
-  std::unique_ptr<T[]> u(new T[16 * in_channels * out_channels]);  // every element written
-  kernels.transform_weight(kernel, in_channels, out_channels, u.get());
+  // LibTorch's CPU allocator aligns to 64 bytes (one register of the AVX-512 build, a cache line).
+  const auto u = at::empty({16 * in_channels * out_channels}, x.options());  // every element written
+  kernels.transform_weight(kernel, in_channels, out_channels, u.data_ptr<T>());
   auto y = at::empty({shape.n, out_channels, shape.h, shape.w}, x.options(), at::MemoryFormat::ChannelsLast);
   const T* xp = x.data_ptr<T>();
   T* yp = y.data_ptr<T>();
   at::parallel_for(0, shape.tiles(), /*grain_size=*/72, [&](int64_t begin, int64_t end) {
-    kernels.forward_tiles(xp, u.get(), shape, begin, end, yp);
+    kernels.forward_tiles(xp, u.data_ptr<T>(), shape, begin, end, yp);
   });
   return y;
 }
@@ -207,21 +206,22 @@ torch::Tensor weight_grad_by_tiles(const torch::Tensor& gy, const torch::Tensor&
   const auto& kernels = kernels_for<T>(in_channels, out_channels);
   const int64_t plane = 16 * in_channels * out_channels;
   const int64_t chunks = (shape.tiles() + kWeightGradChunk - 1) / kWeightGradChunk;
-  std::vector<T> du(static_cast<size_t>(chunks * plane), T(0));
+  const auto du_tensor = at::zeros({chunks * plane}, x.options());  // 64-byte aligned, as u above
+  T* du = du_tensor.data_ptr<T>();
   const T* xp = x.data_ptr<T>();
   const T* gp = gy.data_ptr<T>();
   at::parallel_for(0, chunks, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       kernels.weight_grad_tiles(xp, gp, shape, i * kWeightGradChunk,
-                                  std::min(shape.tiles(), (i + 1) * kWeightGradChunk), du.data() + i * plane);
+                                  std::min(shape.tiles(), (i + 1) * kWeightGradChunk), du + i * plane);
     }
   });
   for (int64_t i = 1; i < chunks; ++i) {  // in chunk order
-    const T* part = du.data() + i * plane;
+    const T* part = du + i * plane;
     for (int64_t j = 0; j < plane; ++j) du[j] += part[j];
   }
   auto gw = at::empty(w.sizes(), w.options(), w.suggest_memory_format());
-  kernels.weight_grad_from_transformed(du.data(), in_channels, out_channels, gw.data_ptr<T>(), gw.stride(0),
+  kernels.weight_grad_from_transformed(du, in_channels, out_channels, gw.data_ptr<T>(), gw.stride(0),
                                          gw.stride(1), gw.stride(2), gw.stride(3));
   return gw;
 }

@@ -610,6 +610,11 @@ std::string build_name(const ::testing::TestParamInfo<acdc::WinogradBuild>& info
 
 }  // namespace
 
+namespace acdc {
+// How GoogleTest prints a parameter (CTest lists it beside each test's name).
+void PrintTo(WinogradBuild build, std::ostream* os) { *os << build_name({build, 0}); }
+}  // namespace acdc
+
 // Built without the kernels or on a CPU without AVX2 + FMA, the Winograd kernels are never chosen.
 TEST(Winograd, NeverChosenWhereTheyCannotRun) {
   if (cpu_runs_winograd()) GTEST_SKIP() << "the kernels run here (checked by WinogradBuilds.*)";

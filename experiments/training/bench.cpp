@@ -204,7 +204,7 @@ BenchResult bench(BenchRequest request) {
   result.threads = static_cast<int64_t>(torch::get_num_threads());
   result.params = model->num_params();
   result.macs_per_image = costs.macs_per_image();
-  result.winograd = device.is_cpu() ? acdc::winograd_status() : "cpu only";
+  result.winograd = device.is_cpu() ? acdc::winograd_status() : "not used (CUDA: cuDNN)";
   result.blas_core = openblas_get_corename != nullptr ? std::string(openblas_get_corename()) : std::string("unknown");
   result.request = request;
   return result;
