@@ -230,18 +230,21 @@ torch::Tensor weight_grad_by_tiles(const torch::Tensor& gy, const torch::Tensor&
 
 torch::Tensor winograd_conv(const torch::Tensor& x, const torch::Tensor& w) {
   return AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "winograd_conv", [&] {
-    // kernel (c, k) of a convolution from C to K channels: w[k, c]
-    const winograd::KernelView<scalar_t> kernel{w.data_ptr<scalar_t>(), w.stride(1), w.stride(0), w.stride(2),
-                                                w.stride(3)};
+    // kernel (c, k) of a convolution from C to K channels: w[k, c], laid out [C, 3, 3, K] (a copy
+    // of 9 C K values) so that its transform runs along the contiguous K.
+    const auto wt = w.permute({1, 2, 3, 0}).contiguous();
+    const winograd::KernelView<scalar_t> kernel{wt.data_ptr<scalar_t>(), wt.stride(0), wt.stride(1), wt.stride(2)};
     return conv_by_tiles<scalar_t>(x, kernel, w.size(1), w.size(0));
   });
 }
 
 torch::Tensor winograd_input_grad(const torch::Tensor& gy, const torch::Tensor& w) {
   return AT_DISPATCH_FLOATING_TYPES(gy.scalar_type(), "winograd_input_grad", [&] {
-    // A convolution from K to C channels with kernel (k, c) = w[k, c] turned by 180 degrees.
-    const winograd::KernelView<scalar_t> kernel{w.data_ptr<scalar_t>() + 2 * w.stride(2) + 2 * w.stride(3),
-                                                w.stride(0), w.stride(1), -w.stride(2), -w.stride(3)};
+    // A convolution from K to C channels with kernel (k, c) = w[k, c] turned by 180 degrees, laid out
+    // [K, 3, 3, C] (no copy for a channels-last w) so that its transform runs along the contiguous C.
+    const auto wt = w.permute({0, 2, 3, 1}).contiguous();
+    const winograd::KernelView<scalar_t> kernel{wt.data_ptr<scalar_t>() + 2 * wt.stride(1) + 2 * wt.stride(2),
+                                                wt.stride(0), -wt.stride(1), -wt.stride(2)};
     return conv_by_tiles<scalar_t>(gy, kernel, w.size(0), w.size(1));
   });
 }

@@ -30,12 +30,13 @@ struct MapShape {
   int64_t tiles() const { return n * tile_rows() * tile_cols(); }
 };
 
-// Where one 3x3 kernel lives: kernel (i, o) at w + i * stride_i + o * stride_o, its element (r, s)
-// at + r * stride_r + s * stride_s (negative strides flip it).
+// Where one 3x3 kernel lives: kernel (i, o) at w + i * stride_i + o, its element (r, s) at
+// + r * stride_r + s * stride_s (negative strides flip it): the output channels contiguous, so
+// that the transform runs along them.
 template <class T>
 struct KernelView {
   const T* w = nullptr;
-  int64_t stride_i = 0, stride_o = 0, stride_r = 0, stride_s = 0;
+  int64_t stride_i = 0, stride_r = 0, stride_s = 0;
 };
 
 // The loops of one build (winograd_kernels.inc), for T = float or double.
