@@ -213,7 +213,7 @@ torch::Tensor weight_grad_by_tiles(const torch::Tensor& gy, const torch::Tensor&
   at::parallel_for(0, chunks, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       kernels.weight_grad_tiles(xp, gp, shape, i * kWeightGradChunk,
-                                  std::min(shape.tiles(), (i + 1) * kWeightGradChunk), du + i * plane);
+                                std::min(shape.tiles(), (i + 1) * kWeightGradChunk), du + i * plane);
     }
   });
   for (int64_t i = 1; i < chunks; ++i) {  // in chunk order
@@ -221,8 +221,8 @@ torch::Tensor weight_grad_by_tiles(const torch::Tensor& gy, const torch::Tensor&
     for (int64_t j = 0; j < plane; ++j) du[j] += part[j];
   }
   auto gw = at::empty(w.sizes(), w.options(), w.suggest_memory_format());
-  kernels.weight_grad_from_transformed(du, in_channels, out_channels, gw.data_ptr<T>(), gw.stride(0),
-                                         gw.stride(1), gw.stride(2), gw.stride(3));
+  kernels.weight_grad_from_transformed(du, in_channels, out_channels, gw.data_ptr<T>(), gw.stride(0), gw.stride(1),
+                                       gw.stride(2), gw.stride(3));
   return gw;
 }
 

@@ -30,7 +30,7 @@ WinogradUse winograd_use();
 void set_winograd_use(WinogradUse use);  // for tests and benchmarks; the process-wide default
 WinogradUse parse_winograd_use(const std::string& name);  // auto|on|off; throws naming the value
 // One line for reports: the use and where it applies on this CPU, e.g. "auto: on (AVX2 + FMA, no
-// AVX-512)", "auto: off (AVX-512: oneDNN)", "off", "on", "unavailable (no AVX2 + FMA)".
+// AVX-512)", "auto: off (AVX-512: oneDNN)", "off", "on (AVX2 + FMA)", "unavailable (no AVX2 + FMA)".
 std::string winograd_status();
 
 // The builds of the kernels (acdc/winograd_kernels.h): AVX2 registers (8 floats) and AVX-512 ones

@@ -621,7 +621,8 @@ TEST(Winograd, NeverChosenWhereTheyCannotRun) {
   WinogradUseScope on(acdc::WinogradUse::kAlways);
   const auto x = torch::zeros({1, 16, 8, 8}).contiguous(torch::MemoryFormat::ChannelsLast);
   EXPECT_FALSE(acdc::winograd_runs(x, torch::zeros({16, 16, 3, 3}), {1, 1}, {1, 1}, {1, 1}, 1));
-  for (const auto build : {acdc::WinogradBuild::kAvx2, acdc::WinogradBuild::kAvx512, acdc::WinogradBuild::kWideOnAvx2}) {
+  using acdc::WinogradBuild;
+  for (const auto build : {WinogradBuild::kAvx2, WinogradBuild::kAvx512, WinogradBuild::kWideOnAvx2}) {
     EXPECT_FALSE(acdc::winograd_build_runs_here(build));
   }
 }
@@ -651,8 +652,11 @@ TEST_P(WinogradBuilds, EveryDerivativeEqualsLibTorchConv) {
     int64_t n, c_in, c_out, h, w;
   };
   const int64_t m = scale();
-  const std::vector<Case> cases = {
-      {2, 8 * m, 16 * m, 7, 7}, {3, 16 * m, 8 * m, 6, 5}, {1, 8 * m, 8 * m, 3, 3}, {2, 8 * m, 8 * m, 1, 2}, {5, 8 * m, 16 * m, 14, 14}};
+  const std::vector<Case> cases = {{2, 8 * m, 16 * m, 7, 7},
+                                   {3, 16 * m, 8 * m, 6, 5},
+                                   {1, 8 * m, 8 * m, 3, 3},
+                                   {2, 8 * m, 8 * m, 1, 2},
+                                   {5, 8 * m, 16 * m, 14, 14}};
   const auto cl = torch::MemoryFormat::ChannelsLast;
   for (const auto& c : cases) {
     SCOPED_TRACE("n " + std::to_string(c.n) + " channels " + std::to_string(c.c_in) + " -> " + std::to_string(c.c_out) +
