@@ -14,7 +14,7 @@
 // forward with the kernel flipped and its channel axes swapped.
 //
 // Shapes: x [N, H, W, C] and y [N, H, W, K] contiguous (channels-last [N, C, H, W] tensors);
-// C and K multiples of two registers (Kernels::lanes). Tiles are numbered n-major, then tile
+// C and K multiples of two registers of the build (acdc/winograd.cpp's build_for checks). Tiles are numbered n-major, then tile
 // row, then tile column; a map of odd size has a last row or column of half-empty tiles.
 
 #include <cstdint>
@@ -42,8 +42,6 @@ struct KernelView {
 // The loops of one build (winograd_kernels.inc), for T = float or double.
 template <class T>
 struct Kernels {
-  int64_t lanes = 0;  // T per register: both channel counts must be multiples of 2 * lanes
-
   // u [16, I, O] = G g G^T of every kernel (i, o) of a convolution from I to O channels.
   void (*transform_weight)(const KernelView<T>& g, int64_t in_channels, int64_t out_channels, T* u) = nullptr;
 
