@@ -42,6 +42,24 @@ log "NCCL: a group of one on the GPU, then 2 ranks sharing it (NCCL may refuse t
 timeout 90 ./build-cuda/acdc-meta bench --device cuda --backend nccl --master 127.0.0.1:29533 --iterations 5 --json 2>&1 | tr -d '\n ' | tee -a "$out/bench.jsonl"; echo
 timeout 90 ./build-cuda/acdc-meta launch --nproc 2 -- bench --device cuda:0 --backend nccl --meta-batch 4 --iterations 5 2>&1 | tail -3 | tee -a "$out/summary.txt"
 
+log "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs"
+if grep -qw avx512f /proc/cpuinfo; then
+  # The measurement that decides `--winograd auto` on AVX-512 CPUs (acdc/winograd.h): the Winograd
+  # loops' AVX-512 build against oneDNN, 1 thread, alternated, fastest iteration of each run.
+  log "CPU A/B on AVX-512: Winograd (on) against oneDNN (off), sec_min, 1 thread"
+  for order in "" "--first-order"; do
+    for round in 1 2; do
+      for mode in on off; do
+        t=$(timeout 60 ./build-cuda/acdc-meta bench --device cpu --threads 1 --iterations 5 --warmup 2 $order \
+          --winograd $mode --json 2>/dev/null | sed -n 's/.*"sec_min": *\([0-9.]*\).*/\1/p')
+        echo "cpu ${order:-second-order} round $round winograd $mode sec_min $t" | tee -a "$out/summary.txt"
+      done
+    done
+  done
+else
+  log "CPU has no AVX-512: no Winograd A/B"
+fi
+
 pids=()
 if [ -n "${ABLATION_DEADLINE:-}" ]; then
   left=$(( ABLATION_DEADLINE - SECONDS ))

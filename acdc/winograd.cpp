@@ -148,14 +148,14 @@ std::string winograd_status() {
     case WinogradUse::kAuto:
       break;
   }
-  return host::cpu_has_avx512() ? "auto: off (AVX-512: oneDNN)" : "auto: on (AVX2 + FMA, no AVX-512)";
+  return host::cpu_has_avx512() ? "auto: on (AVX-512 where the channels are multiples of 32 floats, else oneDNN)"
+                                : "auto: on (AVX2 + FMA, no AVX-512)";
 }
 
 bool winograd_runs(const torch::Tensor& x, const torch::Tensor& w, at::IntArrayRef stride, at::IntArrayRef padding,
                    at::IntArrayRef dilation, int64_t groups, const torch::Tensor& other) {
   const auto use = winograd_use();
   if (use == WinogradUse::kNever || !kernels_available()) return false;
-  if (use == WinogradUse::kAuto && host::cpu_has_avx512()) return false;
   auto one = [](at::IntArrayRef v, int64_t value) { return v.size() == 2 && v[0] == value && v[1] == value; };
   if (groups != 1 || !one(stride, 1) || !one(padding, 1) || !one(dilation, 1)) return false;
   if (!x.device().is_cpu() || x.dim() != 4 || w.dim() != 4 || w.size(2) != 3 || w.size(3) != 3) return false;
@@ -167,13 +167,17 @@ bool winograd_runs(const torch::Tensor& x, const torch::Tensor& w, at::IntArrayR
        other.sizes() != at::IntArrayRef{x.size(0), w.size(0), x.size(2), x.size(3)})) {
     return false;
   }
-  if (x.size(1) != w.size(1) || !build_for(dtype, w.size(1), w.size(0))) return false;
+  if (x.size(1) != w.size(1)) return false;
+  const auto build = build_for(dtype, w.size(1), w.size(0));
+  if (!build) return false;
   // The kernels record no graph: where one is being recorded, the caller's ATen ops do it.
   if (at::GradMode::is_enabled() &&
       (x.requires_grad() || w.requires_grad() || (other.defined() && other.requires_grad()))) {
     return false;
   }
   if (use == WinogradUse::kAuto) {
+    // On an AVX-512 CPU oneDNN's direct kernels are AVX-512 too: the AVX2 build would not beat them.
+    if (host::cpu_has_avx512() && *build == WinogradBuild::kAvx2) return false;
     const auto shape = shape_of(x, w.size(1), w.size(0));
     if (std::min(shape.h, shape.w) < kMinSide || shape.tiles() < kMinTiles) return false;
   }

@@ -10,10 +10,15 @@
 // counts multiples of 16 (float) or 8 (double), a CPU with AVX2 + FMA (with AVX-512 the AVX-512
 // build of the same loops where the channels are multiples of 32 / 16), and no gradient to
 // record through the call (the double backward records through oneDNN's ops where a third
-// derivative is asked for). With the default use (`auto`) also not on AVX-512 CPUs, where
-// oneDNN's direct kernels are twice as wide (the AVX-512 build is yet to be timed against them on
-// such a CPU: `acdc-meta bench --winograd on` against `--winograd off`), and not on maps
-// smaller than 4 x 4 (a 3 x 3 map wastes 7 of every 16 outputs) or of fewer than 16 tiles.
+// derivative is asked for). With the default use (`auto`) also not on maps smaller than 4 x 4 (a
+// 3 x 3 map wastes 7 of every 16 outputs) or of fewer than 16 tiles, and on AVX-512 CPUs, where
+// oneDNN's direct kernels are AVX-512 too, only on the AVX-512 build (channels multiples of 32
+// floats). That last choice is a model's, not yet a measurement's: llvm-mca puts the AVX-512
+// build's product loop at 7.1 cycles per 12 multiply-adds of 16 floats on skylake-avx512 and
+// icelake-server, against 6.1 cycles per 12 of 8 floats for the AVX2 build on skylake (1.7x the
+// work per cycle; oneDNN gains at most 2x from AVX-512), and on the AMD EPYC above the AVX2 build
+// took half oneDNN's time. `acdc-meta bench --winograd on` against `--winograd off` on such a CPU
+// is the measurement that settles it (.ci/gpu-check.sh runs it where the GPU host has AVX-512).
 //
 // ACDC_META_WINOGRAD=auto|on|off sets the default use (on: wherever the kernels can run; off:
 // oneDNN everywhere), e.g. to compare the two in `acdc-meta bench`.

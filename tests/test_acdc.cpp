@@ -641,6 +641,23 @@ TEST(Winograd, ForcedBuildRunsOnlyWhereItsRegistersDivideTheChannels) {
   EXPECT_THROW(acdc::winograd_conv(x16, w16), std::invalid_argument);
 }
 
+// The default use: every build that beats oneDNN's direct kernels on this CPU. On an AVX2 CPU the
+// AVX2 build (16 float channels and more); on an AVX-512 CPU, where oneDNN's kernels are AVX-512
+// too, the AVX-512 build only (32 float channels and more). Never on maps under 4 x 4.
+TEST(Winograd, AutoRunsTheBuildsThatBeatOneDnnHere) {
+  if (!cpu_runs_winograd()) GTEST_SKIP() << "no AVX2 + FMA here: the Winograd kernels never run (asserted above)";
+  WinogradUseScope automatic(acdc::WinogradUse::kAuto);
+  const auto cl = torch::MemoryFormat::ChannelsLast;
+  const auto x16 = torch::zeros({1, 16, 8, 8}).contiguous(cl), x32 = torch::zeros({1, 32, 8, 8}).contiguous(cl);
+  const auto w16 = torch::zeros({16, 16, 3, 3}), w32 = torch::zeros({32, 32, 3, 3});
+  const bool avx512 = acdc::winograd_build_runs_here(acdc::WinogradBuild::kAvx512);
+  EXPECT_EQ(acdc::winograd_runs(x16, w16, {1, 1}, {1, 1}, {1, 1}, 1), !avx512);
+  EXPECT_TRUE(acdc::winograd_runs(x32, w32, {1, 1}, {1, 1}, {1, 1}, 1));
+  const auto small = torch::zeros({8, 32, 3, 3}).contiguous(cl);  // 32 tiles, but a 3 x 3 map
+  EXPECT_FALSE(acdc::winograd_runs(small, w32, {1, 1}, {1, 1}, {1, 1}, 1));
+  EXPECT_EQ(acdc::winograd_status().rfind("auto: on (", 0), 0u) << acdc::winograd_status();
+}
+
 // The Winograd kernels (acdc/winograd.h) in every term of acdc::conv2d's first and second
 // derivatives against torch::conv2d with LibTorch's own double backward, in double precision:
 // even and odd map sizes (half-empty tiles at the edges), a map smaller than a tile, several
