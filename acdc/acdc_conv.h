@@ -27,7 +27,7 @@ struct ConvSpec {
   int64_t stride = 1;
   int64_t padding = 0;
   int64_t dilation = 1;
-  std::string block;          // sharing block for acdc-block / acdc-g-block, e.g. "block2"
+  std::string block{};        // sharing block for acdc-block / acdc-g-block, e.g. "block2"
   bool decompose = true;      // false keeps a standard conv whatever the conv type (1x1 shortcuts)
   bool bias = false;
 };
