@@ -569,10 +569,16 @@ class WinogradUseScope {
   acdc::WinogradUse saved_;
 };
 
+// Whether a 3 x 3 convolution (stride 1, padding 1) of n float maps of side x side between
+// `channels` channels, channels-last, runs on the Winograd kernels under the current use.
+bool winograd_runs_on(int64_t n, int64_t channels, int64_t side) {
+  const auto x = torch::zeros({n, channels, side, side}).contiguous(torch::MemoryFormat::ChannelsLast);
+  return acdc::winograd_runs(x, torch::zeros({channels, channels, 3, 3}), {1, 1}, {1, 1}, {1, 1}, 1);
+}
+
 bool cpu_runs_winograd() {
   WinogradUseScope on(acdc::WinogradUse::kAlways);
-  const auto x = torch::zeros({1, 16, 4, 4}).contiguous(torch::MemoryFormat::ChannelsLast);
-  return acdc::winograd_runs(x, torch::zeros({16, 16, 3, 3}), {1, 1}, {1, 1}, {1, 1}, 1);
+  return winograd_runs_on(1, 16, 4);
 }
 
 // Runs every kernel call of one test on one build of the loops (acdc::force_winograd_build).
@@ -619,8 +625,7 @@ void PrintTo(WinogradBuild build, std::ostream* os) { *os << build_name({build, 
 TEST(Winograd, NeverChosenWhereTheyCannotRun) {
   if (cpu_runs_winograd()) GTEST_SKIP() << "the kernels run here (checked by WinogradBuilds.*)";
   WinogradUseScope on(acdc::WinogradUse::kAlways);
-  const auto x = torch::zeros({1, 16, 8, 8}).contiguous(torch::MemoryFormat::ChannelsLast);
-  EXPECT_FALSE(acdc::winograd_runs(x, torch::zeros({16, 16, 3, 3}), {1, 1}, {1, 1}, {1, 1}, 1));
+  EXPECT_FALSE(winograd_runs_on(1, 16, 8));
   using acdc::WinogradBuild;
   for (const auto build : {WinogradBuild::kAvx2, WinogradBuild::kAvx512, WinogradBuild::kWideOnAvx2}) {
     EXPECT_FALSE(acdc::winograd_build_runs_here(build));
@@ -632,13 +637,11 @@ TEST(Winograd, NeverChosenWhereTheyCannotRun) {
 TEST(Winograd, ForcedBuildRunsOnlyWhereItsRegistersDivideTheChannels) {
   if (!cpu_runs_winograd()) GTEST_SKIP() << "no AVX2 + FMA here: the Winograd kernels never run (asserted above)";
   WinogradUseScope on(acdc::WinogradUse::kAlways);
-  const auto cl = torch::MemoryFormat::ChannelsLast;
-  const auto x16 = torch::zeros({1, 16, 8, 8}).contiguous(cl), x32 = torch::zeros({1, 32, 8, 8}).contiguous(cl);
-  const auto w16 = torch::zeros({16, 16, 3, 3}), w32 = torch::zeros({32, 32, 3, 3});
   WinogradBuildScope wide(acdc::WinogradBuild::kWideOnAvx2);
-  EXPECT_FALSE(acdc::winograd_runs(x16, w16, {1, 1}, {1, 1}, {1, 1}, 1));
-  EXPECT_TRUE(acdc::winograd_runs(x32, w32, {1, 1}, {1, 1}, {1, 1}, 1));
-  EXPECT_THROW(acdc::winograd_conv(x16, w16), std::invalid_argument);
+  EXPECT_FALSE(winograd_runs_on(1, 16, 8));
+  EXPECT_TRUE(winograd_runs_on(1, 32, 8));
+  const auto x16 = torch::zeros({1, 16, 8, 8}).contiguous(torch::MemoryFormat::ChannelsLast);
+  EXPECT_THROW(acdc::winograd_conv(x16, torch::zeros({16, 16, 3, 3})), std::invalid_argument);
 }
 
 // The default use: every build that beats oneDNN's direct kernels on this CPU. On an AVX2 CPU the
@@ -647,14 +650,10 @@ TEST(Winograd, ForcedBuildRunsOnlyWhereItsRegistersDivideTheChannels) {
 TEST(Winograd, AutoRunsTheBuildsThatBeatOneDnnHere) {
   if (!cpu_runs_winograd()) GTEST_SKIP() << "no AVX2 + FMA here: the Winograd kernels never run (asserted above)";
   WinogradUseScope automatic(acdc::WinogradUse::kAuto);
-  const auto cl = torch::MemoryFormat::ChannelsLast;
-  const auto x16 = torch::zeros({1, 16, 8, 8}).contiguous(cl), x32 = torch::zeros({1, 32, 8, 8}).contiguous(cl);
-  const auto w16 = torch::zeros({16, 16, 3, 3}), w32 = torch::zeros({32, 32, 3, 3});
   const bool avx512 = acdc::winograd_build_runs_here(acdc::WinogradBuild::kAvx512);
-  EXPECT_EQ(acdc::winograd_runs(x16, w16, {1, 1}, {1, 1}, {1, 1}, 1), !avx512);
-  EXPECT_TRUE(acdc::winograd_runs(x32, w32, {1, 1}, {1, 1}, {1, 1}, 1));
-  const auto small = torch::zeros({8, 32, 3, 3}).contiguous(cl);  // 32 tiles, but a 3 x 3 map
-  EXPECT_FALSE(acdc::winograd_runs(small, w32, {1, 1}, {1, 1}, {1, 1}, 1));
+  EXPECT_EQ(winograd_runs_on(1, 16, 8), !avx512);
+  EXPECT_TRUE(winograd_runs_on(1, 32, 8));
+  EXPECT_FALSE(winograd_runs_on(8, 32, 3));  // 32 tiles, but a 3 x 3 map
   EXPECT_EQ(acdc::winograd_status().rfind("auto: on (", 0), 0u) << acdc::winograd_status();
 }
 
@@ -756,6 +755,5 @@ TEST(Winograd, UseIsParsedAndBadValuesAreNamed) {
   }
   // Off means oneDNN for every shape, where on would choose the kernels.
   WinogradUseScope off(acdc::WinogradUse::kNever);
-  const auto x = torch::zeros({1, 16, 8, 8}).contiguous(torch::MemoryFormat::ChannelsLast);
-  EXPECT_FALSE(acdc::winograd_runs(x, torch::zeros({16, 16, 3, 3}), {1, 1}, {1, 1}, {1, 1}, 1));
+  EXPECT_FALSE(winograd_runs_on(1, 16, 8));
 }
