@@ -88,6 +88,10 @@ void print_help() {
   for (const auto& c : experiments::commands()) {
     std::cout << "  " << c.name << std::string(c.name.size() < 10 ? 10 - c.name.size() : 1, ' ') << c.summary << "\n";
   }
+  std::cout << "\nenvironment:\n"
+               "  ACDC_META_WINOGRAD=auto|on|off  3x3 stride-1 CPU convolutions by Winograd F(2x2,3x3) or oneDNN\n"
+               "            (auto, the default: Winograd on AVX2 CPUs, and on AVX-512 CPUs where its AVX-512 build\n"
+               "            runs; off: oneDNN everywhere). The two differ in the last bits of every result.\n";
 }
 
 }  // namespace
