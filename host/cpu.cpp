@@ -1,5 +1,7 @@
 #include "host/cpu.h"
 
+#include <fstream>
+
 namespace host {
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -21,5 +23,22 @@ bool cpu_has_avx512() {
 bool cpu_has_avx2_fma() { return false; }
 bool cpu_has_avx512() { return false; }
 #endif
+
+std::string cpu_vector_isa() {
+  if (cpu_has_avx512()) return "AVX-512";
+  return cpu_has_avx2_fma() ? "AVX2 + FMA" : "neither AVX2 + FMA nor AVX-512";
+}
+
+std::string cpu_model_name() {
+  std::ifstream in("/proc/cpuinfo");
+  const std::string key = "model name";
+  for (std::string line; std::getline(in, line);) {
+    if (line.compare(0, key.size(), key) != 0) continue;
+    const auto colon = line.find(':');
+    const auto begin = colon == std::string::npos ? std::string::npos : line.find_first_not_of(" \t", colon + 1);
+    if (begin != std::string::npos) return line.substr(begin);
+  }
+  return "unknown";
+}
 
 }  // namespace host

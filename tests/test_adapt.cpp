@@ -5,6 +5,7 @@
 // and forward run in this test on tensors it decodes itself; bad input exits 2 naming the
 // folder, file or flag.
 
+#include "acdc/winograd.h"
 #include "backbones/registry.h"
 #include "datasets/storage/h5.h"
 #include "datasets/storage/json.h"
@@ -351,6 +352,9 @@ TEST_F(Adapt, EvalShowEpisodeIsOneTermOfEvalsMean) {
   const auto j = storage::parse_json(r.output, "eval --json");
   // eval's per-episode accuracy is a mean in double (meta/maml.cpp: accuracy): rounding only.
   EXPECT_NEAR(j.at("results")[0].at("accuracy").get<double>(), sum / 2.0, 1e-4);
+  // The machine the result was computed on: its last bits depend on the CPU's kernels.
+  EXPECT_FALSE(j.at("machine").at("cpu").get<std::string>().empty());
+  EXPECT_EQ(j.at("machine").at("winograd").get<std::string>(), acdc::winograd_status());
 
   const auto text = run_acdc_meta("eval --run " + run_dir() + " --split val --queries 2 --show-episode 1");
   ASSERT_EQ(text.code, 0) << text.output;

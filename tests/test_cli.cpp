@@ -37,6 +37,21 @@ TEST(Cli, UnknownFlagExits2AndNamesIt) {
   EXPECT_NE(r.output.find("--no-such-flag"), std::string::npos);
 }
 
+// info names the machine as well as the build: the CPU, its vector instructions, OpenBLAS's
+// kernels and whether 3x3 convolutions run by Winograd (what a result's last bits depend on).
+TEST(Cli, InfoNamesTheCpuAndItsKernels) {
+  auto r = run_acdc_meta("info");
+  EXPECT_EQ(r.code, 0);
+  for (const char* line : {"\nLibTorch ", "\nOpenCV ", "\nCPU ", "\nOpenBLAS kernels ", "\nWinograd 3x3 convolutions: "}) {
+    EXPECT_NE(r.output.find(line), std::string::npos) << line << " in\n" << r.output;
+  }
+  r = run_acdc_meta("info --json", /*merge_stderr=*/false);
+  EXPECT_EQ(r.code, 0);
+  for (const char* key : {"\"cpu\"", "\"cpu_isa\"", "\"blas_core\"", "\"winograd\"", "\"opencv\""}) {
+    EXPECT_NE(r.output.find(key), std::string::npos) << key << " in\n" << r.output;
+  }
+}
+
 TEST(Cli, SubcommandHelp) {
   auto r = run_acdc_meta("info --help");
   EXPECT_EQ(r.code, 0);

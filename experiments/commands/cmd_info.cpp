@@ -1,5 +1,5 @@
-// `acdc-meta info`: flags -> build_info (experiments/training/build_info.h) -> print: versions
-// and what this build can do (LibTorch, CUDA, OpenCV, threads).
+// `acdc-meta info`: flags -> build_info (experiments/training/build_info.h) -> print: versions,
+// what this build can do (LibTorch, CUDA, OpenCV, threads) and the CPU's kernels.
 
 #include "experiments/commands/cli.h"
 #include "experiments/commands/commands.h"
@@ -21,7 +21,10 @@ int cmd_info(const Args& args) {
     std::cout << "acdc-meta " << info.version << "\nLibTorch " << info.libtorch << "\nCUDA "
               << (info.cuda_available ? "available (" + std::to_string(info.cuda_devices) + " devices)"
                                       : std::string("not available"))
-              << "\nthreads " << info.threads << "\n";
+              << "\nOpenCV " << (info.opencv ? "yes (JPEG/PNG readers, analyze cam's PNGs)" : "no (built without it)")
+              << "\nthreads " << info.threads << "\nCPU " << info.cpu << " (" << info.cpu_isa << ")"
+              << "\nOpenBLAS kernels " << info.blas_core << "\nWinograd 3x3 convolutions: " << info.winograd
+              << "\n";
   }
   return 0;
 }

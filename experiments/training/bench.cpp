@@ -3,6 +3,7 @@
 #include "acdc/winograd.h"
 #include "backbones/registry.h"
 #include "experiments/report/progress.h"
+#include "experiments/training/build_info.h"
 
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
@@ -18,11 +19,6 @@
 #include <memory>
 #include <thread>
 #include <vector>
-
-// OpenBLAS names the kernels it picked for this CPU (weak: absent with another BLAS). Its CPU
-// detection can fail inside VMs and fall back to decades-old kernels ("Prescott", 5x slower on
-// the CI machines); the matmul reference below is then low, and OPENBLAS_CORETYPE fixes it.
-extern "C" char* openblas_get_corename() __attribute__((weak));
 
 namespace experiments {
 namespace {
@@ -205,7 +201,7 @@ BenchResult bench(BenchRequest request) {
   result.params = model->num_params();
   result.macs_per_image = costs.macs_per_image();
   result.winograd = device.is_cpu() ? acdc::winograd_status() : "not used (CUDA: cuDNN)";
-  result.blas_core = openblas_get_corename != nullptr ? std::string(openblas_get_corename()) : std::string("unknown");
+  result.blas_core = blas_core();  // where it is "Prescott", the matmul reference above is low
   result.request = request;
   return result;
 }

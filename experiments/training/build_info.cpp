@@ -1,6 +1,12 @@
 #include "experiments/training/build_info.h"
 
+#include "acdc/winograd.h"
+#include "host/cpu.h"
+
 #include <torch/torch.h>
+
+// Weak: absent where LibTorch uses another BLAS.
+extern "C" char* openblas_get_corename() __attribute__((weak));
 
 namespace experiments {
 
@@ -12,6 +18,10 @@ storage::json BuildInfo::json() const {
   j["cuda_devices"] = cuda_devices;
   j["threads"] = threads;
   j["opencv"] = opencv;
+  j["cpu"] = cpu;
+  j["cpu_isa"] = cpu_isa;
+  j["blas_core"] = blas_core;
+  j["winograd"] = winograd;
   return j;
 }
 
@@ -25,7 +35,15 @@ BuildInfo build_info() {
 #ifdef ACDC_META_HAVE_OPENCV
   info.opencv = true;
 #endif
+  info.cpu = host::cpu_model_name();
+  info.cpu_isa = host::cpu_vector_isa();
+  info.blas_core = blas_core();
+  info.winograd = acdc::winograd_status();
   return info;
+}
+
+std::string blas_core() {
+  return openblas_get_corename != nullptr ? std::string(openblas_get_corename()) : std::string("unknown");
 }
 
 }  // namespace experiments

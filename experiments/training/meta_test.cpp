@@ -4,6 +4,7 @@
 #include "datasets/dataset.h"
 #include "episodes/prefetch.h"
 #include "experiments/report/numbers.h"
+#include "experiments/training/build_info.h"
 #include "experiments/training/device.h"
 
 #include <fmt/format.h>
@@ -192,7 +193,8 @@ storage::json MetaTestResult::json() const {
   settings["parameters"] = parameters;
   settings["parameters_standard_conv"] = parameters_standard_conv;
   settings["device"] = device;
-  return {{"results", results}, {"settings", settings}};
+  // The last bits of a result depend on the machine's kernels (README "The main job").
+  return {{"results", results}, {"settings", settings}, {"machine", build_info().json()}};
 }
 
 }  // namespace experiments

@@ -65,7 +65,8 @@ struct MetaTestResult {
   std::vector<int64_t> shots;
   std::vector<AccuracySummary> summaries;  // one per shot count
   bool root = true;                        // rank 0 (or alone): the one that reports
-  // {results: [{ways, shots, episodes, accuracy, ci95}], settings: {every setting FEWSHOT.md asks for}}
+  // {results: [{ways, shots, episodes, accuracy, ci95}], settings: {every setting FEWSHOT.md asks for},
+  //  machine: build_info() (acdc-meta and LibTorch versions, CPU, its kernels)}
   storage::json json() const;
 };
 
