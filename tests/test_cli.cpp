@@ -42,7 +42,8 @@ TEST(Cli, UnknownFlagExits2AndNamesIt) {
 TEST(Cli, InfoNamesTheCpuAndItsKernels) {
   auto r = run_acdc_meta("info");
   EXPECT_EQ(r.code, 0);
-  for (const char* line : {"\nLibTorch ", "\nOpenCV ", "\nCPU ", "\nOpenBLAS kernels ", "\nWinograd 3x3 convolutions: "}) {
+  for (const char* line :
+       {"\nLibTorch ", "\nOpenCV ", "\nCPU ", "\nOpenBLAS kernels ", "\nWinograd 3x3 convolutions: "}) {
     EXPECT_NE(r.output.find(line), std::string::npos) << line << " in\n" << r.output;
   }
   r = run_acdc_meta("info --json", /*merge_stderr=*/false);
