@@ -110,7 +110,7 @@ TEST(Cli, FlopsOverflowAndBenchProfileDestinationExit2) {
 }
 
 // The Winograd switch: a bad --winograd or ACDC_META_WINOGRAD exits 2 naming the value before any
-// work; a good one is reported in bench's JSON.
+// work; a good one is reported in bench's JSON, with the CPU.
 TEST(Cli, WinogradSettingIsCheckedAndReported) {
   auto r = run_acdc_meta("bench --winograd fast --iterations 1 --warmup 0 --width 16 --threads 1");
   EXPECT_EQ(r.code, 2) << r.output;
@@ -122,6 +122,7 @@ TEST(Cli, WinogradSettingIsCheckedAndReported) {
   r = run_acdc_meta("bench --winograd off --iterations 1 --warmup 0 --width 16 --threads 1 --json");
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("\"winograd\": \"off\""), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"cpu\": \""), std::string::npos) << r.output;  // the machine the timing is of
 }
 
 // Issue 13, item 6: sizes beyond what the machine can hold are refused before anything is

@@ -118,7 +118,7 @@ int cmd_bench(const Args& args) {
               << " GFLOP/s achieved = " << significant(100.0 * r.achieved_gflops / r.matmul_gflops, 6) << "% of a "
               << significant(r.matmul_gflops, 6) << " GFLOP/s matrix product; peak memory "
               << r.peak_memory_bytes / (1 << 20) << " MiB (" << r.peak_memory_kind << "); Winograd "
-              << r.winograd << "\n";
+              << r.winograd << "; CPU " << r.cpu << "\n";
     if (r.world_size > 1) {
       std::cout << r.world_size << " ranks x " << r.request.meta_batch / r.world_size << " tasks: s per meta-iteration";
       for (size_t k = 0; k < r.rank_sec.size(); ++k) std::cout << (k ? ", " : " ") << significant(r.rank_sec[k], 6);

@@ -22,7 +22,8 @@ int cmd_info(const Args& args) {
               << (info.cuda_available ? "available (" + std::to_string(info.cuda_devices) + " devices)"
                                       : std::string("not available"))
               << "\nOpenCV " << (info.opencv ? "yes (JPEG/PNG readers, analyze cam's PNGs)" : "no (built without it)")
-              << "\nthreads " << info.threads << "\nCPU " << info.cpu << " (" << info.cpu_isa << ")"
+              << "\nthreads " << info.threads << " (LibTorch's default here; commands take --threads, 0 = every core)"
+              << "\nCPU " << info.cpu << " (" << info.cpu_isa << ")"
               << "\nOpenBLAS kernels " << info.blas_core << "\nWinograd 3x3 convolutions: " << info.winograd
               << "\n";
   }

@@ -4,6 +4,7 @@
 #include "backbones/registry.h"
 #include "experiments/report/progress.h"
 #include "experiments/training/build_info.h"
+#include "host/cpu.h"
 
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
@@ -94,6 +95,7 @@ storage::json BenchResult::json() const {
   j["achieved_gflops"] = achieved_gflops;
   j["matmul_gflops"] = matmul_gflops;
   j["fraction_of_matmul"] = achieved_gflops / matmul_gflops;
+  j["cpu"] = cpu;
   j["blas_core"] = blas_core;
   j["winograd"] = winograd;
   j["peak_memory_bytes"] = peak_memory_bytes;
@@ -202,6 +204,7 @@ BenchResult bench(BenchRequest request) {
   result.macs_per_image = costs.macs_per_image();
   result.winograd = device.is_cpu() ? acdc::winograd_status() : "not used (CUDA: cuDNN)";
   result.blas_core = blas_core();  // where it is "Prescott", the matmul reference above is low
+  result.cpu = host::cpu_model_name() + " (" + host::cpu_vector_isa() + ")";
   result.request = request;
   return result;
 }
