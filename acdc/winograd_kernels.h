@@ -14,8 +14,9 @@
 // forward with the kernel flipped and its channel axes swapped.
 //
 // Shapes: x [N, H, W, C] and y [N, H, W, K] contiguous (channels-last [N, C, H, W] tensors);
-// C and K multiples of two registers of the build (acdc/winograd.cpp's build_for checks). Tiles are numbered n-major, then tile
-// row, then tile column; a map of odd size has a last row or column of half-empty tiles.
+// C and K multiples of two registers of the build (acdc/winograd.cpp's build_for checks). Tiles
+// are numbered n-major, then tile row, then tile column; a map of odd size has a last row or
+// column of half-empty tiles.
 
 #include <cstdint>
 #include <type_traits>
