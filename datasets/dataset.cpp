@@ -62,6 +62,30 @@ Split first_per_class(const Split& split, int64_t n) {
   return out;
 }
 
+Split with_rotated_classes(const Split& split, int64_t rotations) {
+  if (rotations != 1 && rotations != 2 && rotations != 4) {
+    throw std::invalid_argument("rotations must be 1, 2 or 4, got " + std::to_string(rotations));
+  }
+  if (rotations == 4 && split.images.size(1) != split.images.size(2)) {
+    throw std::invalid_argument("rotations by 90 degrees need square images, these are " +
+                                std::to_string(split.images.size(1)) + "x" + std::to_string(split.images.size(2)));
+  }
+  if (rotations == 1) return split;
+  const int64_t quarter_turns = 4 / rotations;
+  std::vector<torch::Tensor> images, labels;
+  Split out;
+  for (int64_t r = 0; r < rotations; ++r) {
+    images.push_back(r == 0 ? split.images : split.images.rot90(r * quarter_turns, {1, 2}));
+    labels.push_back(split.labels + r * split.num_classes());
+    for (const auto& name : split.class_names) {
+      out.class_names.push_back(r == 0 ? name : name + "@" + std::to_string(r * 360 / rotations));
+    }
+  }
+  out.images = torch::cat(images).contiguous();
+  out.labels = torch::cat(labels).contiguous();
+  return out;
+}
+
 const Part* Source::find(const std::string& name) const {
   for (const auto& p : parts) {
     if (p.name == name) return &p;

@@ -94,6 +94,38 @@ TEST(Subset, FirstPerClassKeepsFileOrderAndEachClassesFirstImages) {
   EXPECT_EQ(datasets::first_per_class(s, 5).size(), 8);  // more than any class holds
 }
 
+TEST(Subset, RotatedClassesAreNewClassesOfTurnedImages) {
+  datasets::Split s;
+  // Two classes, one 2x2 image each: [[1, 2], [3, 4]] (class 0) and [[5, 6], [7, 8]] (class 1).
+  s.images = torch::arange(1, 9, torch::kByte).view({2, 2, 2, 1});
+  s.labels = torch::tensor({0, 1}, torch::kLong);
+  s.class_names = {"a", "b"};
+  const auto four = datasets::with_rotated_classes(s, 4);
+  ASSERT_EQ(four.size(), 8);
+  EXPECT_TRUE(torch::equal(four.labels, torch::tensor({0, 1, 2, 3, 4, 5, 6, 7}, torch::kLong)));
+  EXPECT_EQ(four.class_names, (std::vector<std::string>{"a", "b", "a@90", "b@90", "a@180", "b@180", "a@270", "b@270"}));
+  // Each quarter turn is counter-clockwise, by hand: [[1, 2], [3, 4]] -> [[2, 4], [1, 3]] ->
+  // [[4, 3], [2, 1]] -> [[3, 1], [4, 2]].
+  const auto pixels = [&](int64_t i) { return four.images[i].flatten(); };
+  EXPECT_TRUE(torch::equal(pixels(0), torch::tensor({1, 2, 3, 4}, torch::kByte)));
+  EXPECT_TRUE(torch::equal(pixels(2), torch::tensor({2, 4, 1, 3}, torch::kByte)));
+  EXPECT_TRUE(torch::equal(pixels(4), torch::tensor({4, 3, 2, 1}, torch::kByte)));
+  EXPECT_TRUE(torch::equal(pixels(6), torch::tensor({3, 1, 4, 2}, torch::kByte)));
+  EXPECT_TRUE(torch::equal(pixels(7), torch::tensor({7, 5, 8, 6}, torch::kByte)));
+  EXPECT_TRUE(four.images.is_contiguous());
+
+  const auto two = datasets::with_rotated_classes(s, 2);  // 180 degrees only
+  EXPECT_EQ(two.class_names, (std::vector<std::string>{"a", "b", "a@180", "b@180"}));
+  EXPECT_TRUE(torch::equal(two.images[3].flatten(), torch::tensor({8, 7, 6, 5}, torch::kByte)));
+  EXPECT_TRUE(torch::equal(datasets::with_rotated_classes(s, 1).images, s.images));
+
+  EXPECT_HAS(error_of([&] { datasets::with_rotated_classes(s, 3); }), "must be 1, 2 or 4, got 3");
+  datasets::Split wide = s;
+  wide.images = torch::zeros({2, 2, 3, 1}, torch::kByte);
+  EXPECT_HAS(error_of([&] { datasets::with_rotated_classes(wide, 4); }), "square images, these are 2x3");
+  EXPECT_EQ(datasets::with_rotated_classes(wide, 2).size(), 4);  // 180 degrees keeps the shape
+}
+
 TEST(Idx, GzipAndRawReadBackBitExactWithFewShotSplit) {
   for (bool gz : {true, false}) {
     TempDir t;

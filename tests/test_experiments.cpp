@@ -530,6 +530,8 @@ TEST_F(Experiments, BadFlagsExit2NamingThem) {
       {base + " --inner-params atomz", "--inner-params"},
       {base + " --bn sometimes", "--bn"},
       {base + " --device tpu", "--device"},
+      {base + " --class-rotations 3", "--class-rotations 3: rotations must be 1, 2 or 4"},
+      {base + " --class-rotations 8", "--class-rotations must be at most 4"},
       {base + " --device cuda:99", "--device cuda:99"},
       {base + " --no-such-flag", "--no-such-flag"},
       {base + " --config " + dir("missing.ini"), "missing.ini"},
@@ -545,6 +547,15 @@ TEST_F(Experiments, BadFlagsExit2NamingThem) {
     EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.args << "\n" << r.output;
   }
   EXPECT_FALSE(fs::exists(dir("bad") + "/last.h5"));
+}
+
+// --class-rotations 4 trains on the split's classes and their three turns (20 classes from 5), and
+// the run records it, so that --resume trains on the same classes.
+TEST_F(Experiments, ClassRotationsTrainAndAreRecorded) {
+  const auto out = dir("rotations");
+  const auto r = run_acdc_meta(train_args(out) + " --class-rotations 4");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(read_file(out + "/config.ini").find("class-rotations = 4"), std::string::npos);
 }
 
 TEST_F(Experiments, EvalRejectsImpossibleSettings) {

@@ -143,6 +143,9 @@ const SettingsTable<MetaTrainSettings>& meta_train_settings() {
         .choice("bn", &S::bn, backbones::parse_bn_mode, backbones::to_string,
                 "BatchNorm mode: transductive, running, per-step")
         .flag("augment", &S::augment, "training-time augmentation of episodes")
+        .integer("class-rotations", &S::class_rotations,
+                 "training classes as new classes rotated: 1 (off), 2 (+180 deg), 4 (+90, 180, 270 deg; square images)",
+                 1, "1, 2 or 4", {4, "1, 2 or 4"})  // 3: with_rotated_classes refuses it
         .text("device", &S::device, "cpu, cuda or cuda:N")
         .integer("seed", &S::seed, "seed of initialisation, episodes and atom-drop", 0, ">= 0")
         .integer("threads", &S::threads, "CPU threads (0 = every core)", 0, ">= 0", threads_max<S>())

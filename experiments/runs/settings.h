@@ -219,6 +219,7 @@ struct MetaTrainSettings : ModelSettings {
   double clip_grad = 0.0;
   backbones::BnMode bn = backbones::BnMode::kTransductive;
   bool augment = false;
+  int64_t class_rotations = 1;  // training classes x rotations (datasets::with_rotated_classes)
   std::string device = "cpu";
   int64_t seed = 0, threads = 0, val_every = 100, val_episodes = 100;
 

@@ -159,7 +159,13 @@ void meta_train(const MetaTrainRequest& request) {
   train_cfg.seed = static_cast<uint64_t>(s.seed);
   train_cfg.augment = s.augment;
   train_cfg.normalization = datasets::normalization_for(data);
-  const episodes::EpisodeSampler train_sampler(data.train, "train", train_cfg);
+  datasets::Split rotated;  // the training split with its rotated classes (--class-rotations)
+  try {
+    rotated = datasets::with_rotated_classes(data.train, s.class_rotations);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("--class-rotations " + std::to_string(s.class_rotations) + ": " + e.what());
+  }
+  const episodes::EpisodeSampler train_sampler(rotated, "train", train_cfg);
   const bool have_val = data.val.size() > 0;
   auto val_cfg = train_cfg;
   val_cfg.augment = false;
