@@ -67,8 +67,9 @@ Split first_per_class(const Split& split, int64_t n);
 
 // Every class of the split also as new classes of its images rotated by multiples of 360° /
 // rotations (rotations 1: the split itself; 2: 180°; 4: 90°, 180°, 270°, square images only),
-// as MAML's Omniglot setup multiplies its training classes. Image r·N + i is image i rotated
-// r times, with label r·classes + its label and name "<name>@<degrees>". Throws
+// as MAML's Omniglot setup multiplies its training classes. Image r·N + i is image i turned by
+// r·360°/rotations counter-clockwise, with label r·classes + its label and name
+// "<name>@<degrees>". Throws
 // std::invalid_argument for another count or a non-square image under 4.
 Split with_rotated_classes(const Split& split, int64_t rotations);
 

@@ -50,6 +50,13 @@ std::function<std::string(double)> non_negative() {
   return [](double x) { return x >= 0 ? std::string() : std::string(">= 0"); };
 }
 
+// --class-rotations: the counts datasets::with_rotated_classes takes.
+int64_t parse_class_rotations(const std::string& text) {
+  if (text == "1" || text == "2" || text == "4") return std::stoll(text);
+  throw std::invalid_argument("'" + text + "' is not one of 1, 2, 4");
+}
+std::string format_count(int64_t n) { return std::to_string(n); }
+
 template <class S>
 typename SettingsTable<S>::Max threads_max() {
   return {kMaxThreads, "more threads than cores only contend; the largest machines have a few hundred"};
@@ -143,9 +150,9 @@ const SettingsTable<MetaTrainSettings>& meta_train_settings() {
         .choice("bn", &S::bn, backbones::parse_bn_mode, backbones::to_string,
                 "BatchNorm mode: transductive, running, per-step")
         .flag("augment", &S::augment, "training-time augmentation of episodes")
-        .integer("class-rotations", &S::class_rotations,
-                 "training classes as new classes rotated: 1 (off), 2 (+180 deg), 4 (+90, 180, 270 deg; square images)",
-                 1, "1, 2 or 4", {4, "1, 2 or 4"})  // 3: with_rotated_classes refuses it
+        .choice("class-rotations", &S::class_rotations, parse_class_rotations, format_count,
+                "training classes also as new classes turned: 1 (off), 2 (+180 deg), 4 (+90, 180, 270 deg; "
+                "square images)")
         .text("device", &S::device, "cpu, cuda or cuda:N")
         .integer("seed", &S::seed, "seed of initialisation, episodes and atom-drop", 0, ">= 0")
         .integer("threads", &S::threads, "CPU threads (0 = every core)", 0, ">= 0", threads_max<S>())
