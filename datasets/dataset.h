@@ -69,8 +69,8 @@ Split first_per_class(const Split& split, int64_t n);
 // rotations (rotations 1: the split itself; 2: 180°; 4: 90°, 180°, 270°, square images only),
 // as MAML's Omniglot setup multiplies its training classes. Image r·N + i is image i turned by
 // r·360°/rotations counter-clockwise, with label r·classes + its label and name
-// "<name>@<degrees>". Throws
-// std::invalid_argument for another count or a non-square image under 4.
+// "<name>@<degrees>". Throws std::invalid_argument for another count or a non-square image
+// under 4.
 Split with_rotated_classes(const Split& split, int64_t rotations);
 
 // Per-dataset normalisation (mean/std per channel, in [0,1] pixel units), picked by kind.

@@ -41,4 +41,6 @@ std::string cpu_model_name() {
   return "unknown";
 }
 
+std::string cpu_summary() { return cpu_model_name() + " (" + cpu_vector_isa() + ")"; }
+
 }  // namespace host

@@ -13,5 +13,7 @@ bool cpu_has_avx512();    // AVX-512 F (where oneDNN has its widest convolution 
 // AVX-512"), and the CPU's name as /proc/cpuinfo gives it ("unknown" where it does not).
 std::string cpu_vector_isa();
 std::string cpu_model_name();
+// Both in one line for reports: "<model name> (<vector isa>)".
+std::string cpu_summary();
 
 }  // namespace host

@@ -4,6 +4,7 @@
 #include "experiments/commands/cli.h"
 #include "experiments/commands/commands.h"
 #include "experiments/training/build_info.h"
+#include "host/cpu.h"
 
 #include <iostream>
 
@@ -23,7 +24,7 @@ int cmd_info(const Args& args) {
                                       : std::string("not available"))
               << "\nOpenCV " << (info.opencv ? "yes (JPEG/PNG readers, analyze cam's PNGs)" : "no (built without it)")
               << "\nthreads " << info.threads << " (LibTorch's default here; commands take --threads, 0 = every core)"
-              << "\nCPU " << info.cpu << " (" << info.cpu_isa << ")"
+              << "\nCPU " << host::cpu_summary()
               << "\nOpenBLAS kernels " << info.blas_core << "\nWinograd 3x3 convolutions: " << info.winograd
               << "\n";
   }

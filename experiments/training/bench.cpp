@@ -204,7 +204,7 @@ BenchResult bench(BenchRequest request) {
   result.macs_per_image = costs.macs_per_image();
   result.winograd = device.is_cpu() ? acdc::winograd_status() : "not used (CUDA: cuDNN)";
   result.blas_core = blas_core();  // where it is "Prescott", the matmul reference above is low
-  result.cpu = host::cpu_model_name() + " (" + host::cpu_vector_isa() + ")";
+  result.cpu = host::cpu_summary();
   result.request = request;
   return result;
 }

@@ -46,7 +46,7 @@ struct BenchResult {
   int64_t params = 0, macs_per_image = 0;
   double flops = 0.0;                // analytic FLOPs per meta-iteration
   double achieved_gflops = 0.0, matmul_gflops = 0.0;
-  std::string cpu;                   // host::cpu_model_name() and, in brackets, host::cpu_vector_isa()
+  std::string cpu;                   // host::cpu_summary(): the CPU's name and vector instructions
   std::string blas_core;             // OpenBLAS's kernel set, "unknown" with another BLAS
   std::string winograd;              // acdc::winograd_status(): 3x3 convolutions by Winograd or oneDNN
   int64_t peak_memory_bytes = 0;
