@@ -44,8 +44,10 @@ timeout 90 ./build-cuda/acdc-meta launch --nproc 2 -- bench --device cuda:0 --ba
 
 log "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs"
 if grep -qw avx512f /proc/cpuinfo; then
-  # The measurement that decides `--winograd auto` on AVX-512 CPUs (acdc/winograd.h): the Winograd
-  # loops' AVX-512 build against oneDNN, 1 thread, alternated, fastest iteration of each run.
+  # Whole meta-iterations of the Winograd loops' AVX-512 build against oneDNN, 1 thread, alternated,
+  # fastest iteration of each run; and the one-layer timing by which `--winograd auto` decides on
+  # AVX-512 CPUs in every process (acdc/winograd.h), as `info` reports it.
+  log "CPU: $(./build-cuda/acdc-meta info | grep '^Winograd')"
   log "CPU A/B on AVX-512: Winograd (on) against oneDNN (off), sec_min, 1 thread"
   for order in "" "--first-order"; do
     for round in 1 2; do

@@ -6,8 +6,12 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -148,8 +152,62 @@ std::string winograd_status() {
     case WinogradUse::kAuto:
       break;
   }
-  return host::cpu_has_avx512() ? "auto: on (AVX-512 where the channels are multiples of 32 floats, else oneDNN)"
-                                : "auto: on (AVX2 + FMA, no AVX-512)";
+  if (!host::cpu_has_avx512()) return "auto: on (AVX2 + FMA, no AVX-512)";
+  const auto& measured = winograd_measurement();
+  char ratio[32];
+  std::snprintf(ratio, sizeof ratio, "%.2fx", measured.winograd_ms / measured.onednn_ms);
+  return std::string(measured.winograd_faster() ? "auto: on (AVX-512 build where the channels are multiples of 32 "
+                                                  "floats, else oneDNN; "
+                                                : "auto: off (oneDNN; the AVX-512 build ") +
+         "measured here: " + ratio + " oneDNN's time)";
+}
+
+WinogradTiming time_winograd_against_onednn() {
+  constexpr int64_t kChannels = 64;
+  const auto build = build_for(at::kFloat, kChannels, kChannels);
+  if (!build) throw std::invalid_argument("Winograd kernels: no build runs 64 -> 64 float channels on this CPU");
+  at::NoGradGuard no_grad;
+  // Constant operands: no draw from the process's generator (which would shift every later draw),
+  // and the values of neither path change its time (none denormal).
+  auto constant = [](at::IntArrayRef sizes, double value) {
+    return at::full(sizes, value, at::kFloat).contiguous(at::MemoryFormat::ChannelsLast);
+  };
+  const auto x = constant({25, kChannels, 14, 14}, 0.5);
+  const auto gy = constant({25, kChannels, 14, 14}, 0.25);
+  const auto w = constant({kChannels, kChannels, 3, 3}, 0.125);
+  auto seconds = [](auto&& work) {
+    const auto t0 = std::chrono::steady_clock::now();
+    work();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  auto winograd = [&] {
+    winograd_conv(x, w);
+    winograd_input_grad(gy, w);
+    winograd_weight_grad(gy, x, w);
+  };
+  auto onednn = [&] {
+    at::convolution(x, w, /*bias=*/{}, {1, 1}, {1, 1}, {1, 1}, /*transposed=*/false, /*output_padding=*/{0, 0}, 1);
+    at::convolution_backward(gy, x, w, /*bias_sizes=*/c10::nullopt, {1, 1}, {1, 1}, {1, 1}, /*transposed=*/false,
+                             /*output_padding=*/{0, 0}, 1, {true, true, false});
+  };
+  winograd();  // first calls: the kernel tables, oneDNN's primitives, the allocator's blocks
+  onednn();
+  WinogradTiming t;
+  t.build = *build == WinogradBuild::kAvx2 ? "AVX2" : *build == WinogradBuild::kAvx512 ? "AVX-512" : "AVX-512 loops on AVX2";
+  t.winograd_ms = t.onednn_ms = std::numeric_limits<double>::infinity();
+  for (int round = 0; round < 4; ++round) {
+    t.winograd_ms = std::min(t.winograd_ms, 1e3 * seconds(winograd));
+    t.onednn_ms = std::min(t.onednn_ms, 1e3 * seconds(onednn));
+  }
+  return t;
+}
+
+const WinogradTiming& winograd_measurement() {
+  if (!host::cpu_has_avx512() || !kernels_available()) {
+    throw std::logic_error("Winograd: auto measures only on AVX-512 CPUs (it decides by rule elsewhere)");
+  }
+  static const WinogradTiming measured = time_winograd_against_onednn();
+  return measured;
 }
 
 bool winograd_runs(const torch::Tensor& x, const torch::Tensor& w, at::IntArrayRef stride, at::IntArrayRef padding,
@@ -176,10 +234,13 @@ bool winograd_runs(const torch::Tensor& x, const torch::Tensor& w, at::IntArrayR
     return false;
   }
   if (use == WinogradUse::kAuto) {
-    // On an AVX-512 CPU oneDNN's direct kernels are AVX-512 too: the AVX2 build would not beat them.
-    if (host::cpu_has_avx512() && *build == WinogradBuild::kAvx2) return false;
     const auto shape = shape_of(x, w.size(1), w.size(0));
     if (std::min(shape.h, shape.w) < kMinSide || shape.tiles() < kMinTiles) return false;
+    // On an AVX-512 CPU oneDNN's direct kernels are AVX-512 too: the AVX2 build would not beat them,
+    // and the AVX-512 build runs where it did in this process's measurement.
+    if (host::cpu_has_avx512() && (*build == WinogradBuild::kAvx2 || !winograd_measurement().winograd_faster())) {
+      return false;
+    }
   }
   return true;
 }

@@ -13,12 +13,12 @@
 // derivative is asked for). With the default use (`auto`) also not on maps smaller than 4 x 4 (a
 // 3 x 3 map wastes 7 of every 16 outputs) or of fewer than 16 tiles, and on AVX-512 CPUs, where
 // oneDNN's direct kernels are AVX-512 too, only on the AVX-512 build (channels multiples of 32
-// floats). That last choice is a model's, not yet a measurement's: llvm-mca puts the AVX-512
-// build's product loop at 7.1 cycles per 12 multiply-adds of 16 floats on skylake-avx512 and
-// icelake-server, against 6.1 cycles per 12 of 8 floats for the AVX2 build on skylake (1.7x the
-// work per cycle; oneDNN gains at most 2x from AVX-512), and on the AMD EPYC above the AVX2 build
-// took half oneDNN's time. `acdc-meta bench --winograd on` against `--winograd off` on such a CPU
-// is the measurement that settles it (.ci/gpu-check.sh runs it where the GPU host has AVX-512).
+// floats) and only if it beat oneDNN in a measurement this process takes the first time it asks
+// (winograd_measurement: tens of milliseconds). A model predicted that it would (llvm-mca puts
+// the AVX-512 build's product loop at 7.1 cycles per 12 multiply-adds of 16 floats on
+// skylake-avx512 and icelake-server, against 6.1 cycles per 12 of 8 floats for the AVX2 build on
+// skylake: 1.7x the work per cycle, where oneDNN gains at most 2x from AVX-512), but no AVX-512
+// CPU has been at hand to confirm it, so each one decides by its own clock.
 //
 // ACDC_META_WINOGRAD=auto|on|off sets the default use (on: wherever the kernels can run; off:
 // oneDNN everywhere), e.g. to compare the two in `acdc-meta bench`.
@@ -35,8 +35,26 @@ WinogradUse winograd_use();
 void set_winograd_use(WinogradUse use);  // for tests and benchmarks; the process-wide default
 WinogradUse parse_winograd_use(const std::string& name);  // auto|on|off; throws naming the value
 // One line for reports: the use and where it applies on this CPU, e.g. "auto: on (AVX2 + FMA, no
-// AVX-512)", "auto: off (AVX-512: oneDNN)", "off", "on (AVX2 + FMA)", "unavailable (no AVX2 + FMA)".
+// AVX-512)", "off", "on (AVX2 + FMA)", "unavailable (no AVX2 + FMA)"; on an AVX-512 CPU under
+// `auto` with the measurement, e.g. "auto: on (AVX-512 build where the channels are multiples of 32
+// floats, else oneDNN; measured here: 0.61x oneDNN's time)".
 std::string winograd_status();
+
+// The forward and both gradients of a 3 x 3 convolution from 64 to 64 channels on 25 channels-last
+// float maps of 14 x 14 (the second layer of Conv4-64 on 28 x 28 images), in milliseconds, on the
+// build of the loops this CPU runs for it (a forced one in tests) and on oneDNN: the fastest of 4
+// alternated rounds each. Throws std::invalid_argument where no build runs here.
+struct WinogradTiming {
+  std::string build;  // "AVX2", "AVX-512" or "AVX-512 loops on AVX2"
+  double winograd_ms = 0;
+  double onednn_ms = 0;
+  bool winograd_faster() const { return winograd_ms < onednn_ms; }
+};
+WinogradTiming time_winograd_against_onednn();
+// What `auto` decides by on an AVX-512 CPU: time_winograd_against_onednn() of the AVX-512 build,
+// taken once per process on first use. Throws std::logic_error on CPUs without AVX-512, where
+// `auto` decides by rule.
+const WinogradTiming& winograd_measurement();
 
 // The builds of the kernels (acdc/winograd_kernels.h): AVX2 registers (8 floats) and AVX-512 ones
 // (16 floats). A call runs the widest this CPU has whose two registers divide both channel counts.

@@ -646,15 +646,44 @@ TEST(Winograd, ForcedBuildRunsOnlyWhereItsRegistersDivideTheChannels) {
 
 // The default use: every build that beats oneDNN's direct kernels on this CPU. On an AVX2 CPU the
 // AVX2 build (16 float channels and more); on an AVX-512 CPU, where oneDNN's kernels are AVX-512
-// too, the AVX-512 build only (32 float channels and more). Never on maps under 4 x 4.
+// too, the AVX-512 build only (32 float channels and more), and only if this process measured it
+// faster. Never on maps under 4 x 4.
 TEST(Winograd, AutoRunsTheBuildsThatBeatOneDnnHere) {
   if (!cpu_runs_winograd()) GTEST_SKIP() << "no AVX2 + FMA here: the Winograd kernels never run (asserted above)";
   WinogradUseScope automatic(acdc::WinogradUse::kAuto);
   const bool avx512 = acdc::winograd_build_runs_here(acdc::WinogradBuild::kAvx512);
+  const bool wide_wins = !avx512 || acdc::winograd_measurement().winograd_faster();
   EXPECT_EQ(winograd_runs_on(1, 16, 8), !avx512);
-  EXPECT_TRUE(winograd_runs_on(1, 32, 8));
+  EXPECT_EQ(winograd_runs_on(1, 32, 8), wide_wins);
   EXPECT_FALSE(winograd_runs_on(8, 32, 3));  // 32 tiles, but a 3 x 3 map
-  EXPECT_EQ(acdc::winograd_status().rfind("auto: on (", 0), 0u) << acdc::winograd_status();
+  const std::string status = acdc::winograd_status();
+  EXPECT_EQ(status.rfind(wide_wins ? "auto: on (" : "auto: off (", 0), 0u) << status;
+  EXPECT_EQ(status.find("measured here: ") != std::string::npos, avx512) << status;
+}
+
+// The measurement `auto` decides by on AVX-512 CPUs times whichever build runs the shape (each
+// build here, forced) against oneDNN; what it finds is the CPU's business, so only its form is
+// checked. On CPUs without AVX-512, where `auto` follows its rule, asking for it is a logic error.
+TEST(Winograd, MeasuresEveryBuildAgainstOneDnn) {
+  if (!cpu_runs_winograd()) GTEST_SKIP() << "no AVX2 + FMA here: the Winograd kernels never run (asserted above)";
+  using acdc::WinogradBuild;
+  for (const auto build : {WinogradBuild::kAvx2, WinogradBuild::kWideOnAvx2, WinogradBuild::kAvx512}) {
+    if (!acdc::winograd_build_runs_here(build)) continue;
+    WinogradBuildScope forced(build);
+    const auto t = acdc::time_winograd_against_onednn();
+    EXPECT_EQ(t.build, build == WinogradBuild::kAvx2     ? "AVX2"
+                       : build == WinogradBuild::kAvx512 ? "AVX-512"
+                                                         : "AVX-512 loops on AVX2");
+    for (const double ms : {t.winograd_ms, t.onednn_ms}) EXPECT_TRUE(ms > 0 && std::isfinite(ms)) << t.build << ": " << ms;
+    EXPECT_EQ(t.winograd_faster(), t.winograd_ms < t.onednn_ms);
+    std::cout << t.build << ": Winograd " << t.winograd_ms << " ms, oneDNN " << t.onednn_ms << " ms\n";
+  }
+  if (acdc::winograd_build_runs_here(WinogradBuild::kAvx512)) {
+    EXPECT_EQ(acdc::winograd_measurement().build, "AVX-512");
+    EXPECT_EQ(&acdc::winograd_measurement(), &acdc::winograd_measurement());  // taken once
+  } else {
+    EXPECT_THROW(acdc::winograd_measurement(), std::logic_error);
+  }
 }
 
 // The Winograd kernels (acdc/winograd.h) in every term of acdc::conv2d's first and second
