@@ -281,10 +281,10 @@ torch::Tensor weight_grad_by_tiles(const torch::Tensor& gy, const torch::Tensor&
                                 std::min(shape.tiles(), (i + 1) * kWeightGradChunk), du + i * plane);
     }
   });
-  for (int64_t i = 1; i < chunks; ++i) {  // in chunk order
-    const T* part = du + i * plane;
-    for (int64_t j = 0; j < plane; ++j) du[j] += part[j];
-  }
+  // The partial sums added in chunk order, one elementwise add each (so the bits are those of a
+  // plain loop, whatever LibTorch's vector width).
+  const auto total = du_tensor.narrow(0, 0, plane);
+  for (int64_t i = 1; i < chunks; ++i) total.add_(du_tensor.narrow(0, i * plane, plane));
   auto gw = at::empty(w.sizes(), w.options(), w.suggest_memory_format());
   kernels.weight_grad_from_transformed(du, in_channels, out_channels, gw.data_ptr<T>(), gw.stride(0), gw.stride(1),
                                        gw.stride(2), gw.stride(3));

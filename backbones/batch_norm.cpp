@@ -137,7 +137,7 @@ torch::Tensor batch_norm_max_pool_relu_train(const torch::Tensor& x, const torch
   // The kernels' conditions, checked without autograd recording (as inside the Function).
   const bool fused = [&] {
     torch::NoGradGuard no_grad;
-    return bn_kernels::fuses_max_pool(x);
+    return bn_kernels::fused_max_pool_runs(x);
   }();
   if (!fused) {
     return torch::relu(max_pool2x2(batch_norm_train(x, weight, bias, running_mean, running_var, momentum, eps)));

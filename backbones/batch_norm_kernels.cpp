@@ -316,7 +316,7 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward(const torch::Ten
   return out;
 }
 
-bool fuses_max_pool(const torch::Tensor& x) {
+bool fused_max_pool_runs(const torch::Tensor& x) {
   const auto l = fast_layout(x, {});
   return l && x.dim() == 4 && l->inner == 1 && x.size(2) >= 2 && x.size(3) >= 2;
 }
@@ -324,7 +324,7 @@ bool fuses_max_pool(const torch::Tensor& x) {
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor, torch::Tensor, torch::Tensor> forward_max_pool_relu(
     const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& running_mean,
     const torch::Tensor& running_var, double momentum, double eps) {
-  TORCH_CHECK(fuses_max_pool(x), "batch norm + max-pool + relu: no fused kernel for this input");
+  TORCH_CHECK(fused_max_pool_runs(x), "batch norm + max-pool + relu: no fused kernel for this input");
   const auto l = *fast_layout(x, {&weight, &bias});
   const auto g = pool_geometry(x);
   const auto fmt = at::MemoryFormat::ChannelsLast;
@@ -378,7 +378,7 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project_pooled(const tor
                                                                        const torch::Tensor& x, const torch::Tensor& mean_t,
                                                                        const torch::Tensor& invstd_t,
                                                                        const torch::Tensor& scale) {
-  TORCH_CHECK(fuses_max_pool(x) && !torch::GradMode::is_enabled(),
+  TORCH_CHECK(fused_max_pool_runs(x) && !torch::GradMode::is_enabled(),
               "batch norm + max-pool + relu: no fused backward here");
   const auto l = *fast_layout(x, {&gp_in, &chosen, &mean_t, &invstd_t, &scale});
   const auto g = pool_geometry(x);

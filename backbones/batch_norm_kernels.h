@@ -50,10 +50,9 @@ torch::Tensor combine(const std::vector<std::pair<torch::Tensor, torch::Tensor>>
 // and the per-channel affine map, so that the normalised map is never written, and the
 // backward forms its sums from the pooled outputs alone (the gradient is zero at 3 of 4
 // positions, and where the ReLU clipped). Channels-last float and double CPU tensors with
-// h, w >= 2 only (fuses_max_pool); the choices are max_pool2x2's (one byte per output, 0..3
-// row-major in the window, channels-last), or kNoGradient (4) where the ReLU clipped the
-// output, which max_pool2x2_scatter reads as a zero gradient.
-bool fuses_max_pool(const torch::Tensor& x);
+// h, w >= 2 only (fused_max_pool_runs); the choices are max_pool2x2's (pool_choice.h: one byte
+// per output, channels-last), kNoGradient where the ReLU clipped the output.
+bool fused_max_pool_runs(const torch::Tensor& x);
 
 // (relu(max_pool2x2(y)), choices, chosen, mean, invstd) for y = forward(x, ...)[0], chosen the
 // x each window took (for project_pooled). One pass over x gives the statistics and the

@@ -7,6 +7,8 @@
 // A tensor [N, C, ...] is `outer` x `c` x `inner` values (layout in batch_norm_kernels.cpp);
 // each loop runs over outer indices [begin, end). 
 
+#include "backbones/pool_choice.h"
+
 #include <cstdint>
 
 namespace backbones::bn_kernels {
@@ -23,9 +25,6 @@ struct PoolGeometry {
   int64_t right() const { return c; }
   int64_t below() const { return w * c; }
 };
-
-// The choice of a pooled output that takes no gradient: a fused ReLU clipped it.
-constexpr uint8_t kNoGradient = 4;
 
 template <typename T>
 struct Loops {

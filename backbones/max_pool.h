@@ -15,6 +15,8 @@
 // kernel does). Other devices and dtypes, and inputs smaller than a window, go to
 // torch::max_pool2d.
 
+#include "backbones/pool_choice.h"
+
 #include <torch/types.h>
 
 namespace backbones {
@@ -22,9 +24,9 @@ namespace backbones {
 torch::Tensor max_pool2x2(const torch::Tensor& x);
 
 // The backward of a 2x2 max-pool of an [N, C, h, w] input with window choices k (uint8, one per
-// output, 0..3 row-major, in g's memory format; 4 for an output that takes no gradient, as a
-// fused ReLU marks what it clipped): g scattered to the chosen elements, zero elsewhere.
-// Differentiable in every order (the derivative is the gather of the choices).
+// output, in g's memory format: 0..3 or kNoGradient, pool_choice.h): g scattered to the chosen
+// elements, zero elsewhere. Differentiable in every order (the derivative is the gather of the
+// choices).
 torch::Tensor max_pool2x2_scatter(const torch::Tensor& g, const torch::Tensor& k, int64_t h, int64_t w);
 
 }  // namespace backbones
