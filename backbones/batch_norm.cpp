@@ -66,9 +66,7 @@ struct BatchNormBackward : public torch::autograd::Function<BatchNormBackward> {
     if (!dgy_terms.empty()) {
       d_gy = bn_kernels::combine(dgy_terms, dgy_bias);
     } else if (dgy_bias.defined()) {
-      std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
-      shape[1] = x.size(1);
-      d_gy = dgy_bias.view(shape).expand_as(x).contiguous(x.suggest_memory_format());
+      d_gy = bn_kernels::per_channel(dgy_bias, x).expand_as(x).contiguous(x.suggest_memory_format());
     }
     return {d_gy, d_x, d_w, undefined(), undefined()};
   }

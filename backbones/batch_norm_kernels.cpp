@@ -290,14 +290,13 @@ torch::Tensor combine_kernel(const std::vector<torch::Tensor>& ts, const std::ve
   return out;
 }
 
-// A [C] vector shaped to broadcast against x [N, C, ...].
+}  // namespace
+
 torch::Tensor per_channel(const torch::Tensor& v, const torch::Tensor& x) {
   std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
   shape[1] = v.size(0);
   return v.view(shape);
 }
-
-}  // namespace
 
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward(const torch::Tensor& x, const torch::Tensor& weight,
                                                                 const torch::Tensor& bias,

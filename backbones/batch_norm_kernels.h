@@ -42,6 +42,9 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project(const torch::Ten
 // Σ a b per channel, a and b [N, C, ...] of one shape.
 torch::Tensor channel_dot(const torch::Tensor& a, const torch::Tensor& b);
 
+// A [C] vector viewed [1, C, 1, ...] to broadcast against x [N, C, ...].
+torch::Tensor per_channel(const torch::Tensor& v, const torch::Tensor& x);
+
 // Σ_i t_i coefficient_i + bias, each coefficient and the bias a [C] vector broadcast over the
 // channels of the t_i (tensors of one shape; at least one term). An undefined bias is zero.
 torch::Tensor combine(const std::vector<std::pair<torch::Tensor, torch::Tensor>>& terms, const torch::Tensor& bias);
