@@ -50,21 +50,21 @@ std::atomic<int>& forced_build() {
 
 int64_t register_bytes(WinogradBuild build) { return build == WinogradBuild::kAvx2 ? 32 : 64; }
 
-// The build a convolution between c and k channels of `dtype` runs on, if any: a forced one,
-// else AVX-512 where the CPU has it and two of its registers divide both channel counts, else AVX2.
-std::optional<WinogradBuild> build_for(at::ScalarType dtype, int64_t c, int64_t k) {
-  if (dtype != at::kFloat && dtype != at::kDouble) return std::nullopt;
-  const int64_t element = dtype == at::kFloat ? 4 : 8;
-  auto fits = [&](WinogradBuild build) {
-    const int64_t two_registers = 2 * register_bytes(build) / element;
-    return winograd_build_runs_here(build) && c % two_registers == 0 && k % two_registers == 0;
-  };
-  if (const int forced = forced_build().load(); forced != 0) {
-    const auto build = static_cast<WinogradBuild>(forced - 1);
-    return fits(build) ? std::optional(build) : std::nullopt;
-  }
+// Whether `build` runs here and two of its registers divide both channel counts of `dtype`.
+bool build_fits(WinogradBuild build, at::ScalarType dtype, int64_t c, int64_t k) {
+  if (dtype != at::kFloat && dtype != at::kDouble) return false;
+  const int64_t two_registers = 2 * register_bytes(build) / (dtype == at::kFloat ? 4 : 8);
+  return winograd_build_runs_here(build) && c % two_registers == 0 && k % two_registers == 0;
+}
+
+// The build a convolution between c and k channels of `dtype` runs on, if any: `only` where
+// given (the measurement's), else a forced one, else AVX-512 where it fits, else AVX2.
+std::optional<WinogradBuild> build_for(at::ScalarType dtype, int64_t c, int64_t k,
+                                       std::optional<WinogradBuild> only = std::nullopt) {
+  if (const int forced = forced_build().load(); !only && forced != 0) only = static_cast<WinogradBuild>(forced - 1);
+  if (only) return build_fits(*only, dtype, c, k) ? only : std::nullopt;
   for (const auto build : {WinogradBuild::kAvx512, WinogradBuild::kAvx2}) {
-    if (fits(build)) return build;
+    if (build_fits(build, dtype, c, k)) return build;
   }
   return std::nullopt;
 }
@@ -90,10 +90,11 @@ const winograd::KernelSet& kernel_set(WinogradBuild build) {
 }
 #endif
 
-// The loops for a convolution between c and k channels of T; throws where none runs here.
+// The loops for a convolution between c and k channels of T (on `only`, build_for); throws where
+// none runs here.
 template <class T>
-const winograd::Kernels<T>& kernels_for(int64_t c, int64_t k) {
-  const auto build = build_for(c10::CppTypeToScalarType<T>::value, c, k);
+const winograd::Kernels<T>& kernels_for(int64_t c, int64_t k, std::optional<WinogradBuild> only) {
+  const auto build = build_for(c10::CppTypeToScalarType<T>::value, c, k, only);
   if (!build) {
     throw std::invalid_argument("Winograd kernels: no build runs " + std::to_string(c) + " -> " + std::to_string(k) +
                                 " channels on this CPU (" + winograd_status() + ")");
@@ -134,6 +135,18 @@ bool winograd_build_runs_here(WinogradBuild build) {
   return build != WinogradBuild::kAvx512 || host::cpu_has_avx512();
 }
 
+std::string to_string(WinogradBuild build) {
+  switch (build) {
+    case WinogradBuild::kAvx2:
+      return "AVX2";
+    case WinogradBuild::kAvx512:
+      return "AVX-512";
+    case WinogradBuild::kWideOnAvx2:
+      break;
+  }
+  return "AVX-512 loops on AVX2";
+}
+
 void force_winograd_build(std::optional<WinogradBuild> build) {
   forced_build().store(build ? static_cast<int>(*build) + 1 : 0);
 }
@@ -160,54 +173,6 @@ std::string winograd_status() {
                                                   "floats, else oneDNN; "
                                                 : "auto: off (oneDNN; the AVX-512 build ") +
          "measured here: " + ratio + " oneDNN's time)";
-}
-
-WinogradTiming time_winograd_against_onednn() {
-  constexpr int64_t kChannels = 64;
-  const auto build = build_for(at::kFloat, kChannels, kChannels);
-  if (!build) throw std::invalid_argument("Winograd kernels: no build runs 64 -> 64 float channels on this CPU");
-  at::NoGradGuard no_grad;
-  // Constant operands: no draw from the process's generator (which would shift every later draw),
-  // and the values of neither path change its time (none denormal).
-  auto constant = [](at::IntArrayRef sizes, double value) {
-    return at::full(sizes, value, at::kFloat).contiguous(at::MemoryFormat::ChannelsLast);
-  };
-  const auto x = constant({25, kChannels, 14, 14}, 0.5);
-  const auto gy = constant({25, kChannels, 14, 14}, 0.25);
-  const auto w = constant({kChannels, kChannels, 3, 3}, 0.125);
-  auto seconds = [](auto&& work) {
-    const auto t0 = std::chrono::steady_clock::now();
-    work();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  };
-  auto winograd = [&] {
-    winograd_conv(x, w);
-    winograd_input_grad(gy, w);
-    winograd_weight_grad(gy, x, w);
-  };
-  auto onednn = [&] {
-    at::convolution(x, w, /*bias=*/{}, {1, 1}, {1, 1}, {1, 1}, /*transposed=*/false, /*output_padding=*/{0, 0}, 1);
-    at::convolution_backward(gy, x, w, /*bias_sizes=*/c10::nullopt, {1, 1}, {1, 1}, {1, 1}, /*transposed=*/false,
-                             /*output_padding=*/{0, 0}, 1, {true, true, false});
-  };
-  winograd();  // first calls: the kernel tables, oneDNN's primitives, the allocator's blocks
-  onednn();
-  WinogradTiming t;
-  t.build = *build == WinogradBuild::kAvx2 ? "AVX2" : *build == WinogradBuild::kAvx512 ? "AVX-512" : "AVX-512 loops on AVX2";
-  t.winograd_ms = t.onednn_ms = std::numeric_limits<double>::infinity();
-  for (int round = 0; round < 4; ++round) {
-    t.winograd_ms = std::min(t.winograd_ms, 1e3 * seconds(winograd));
-    t.onednn_ms = std::min(t.onednn_ms, 1e3 * seconds(onednn));
-  }
-  return t;
-}
-
-const WinogradTiming& winograd_measurement() {
-  if (!host::cpu_has_avx512() || !kernels_available()) {
-    throw std::logic_error("Winograd: auto measures only on AVX-512 CPUs (it decides by rule elsewhere)");
-  }
-  static const WinogradTiming measured = time_winograd_against_onednn();
-  return measured;
 }
 
 bool winograd_runs(const torch::Tensor& x, const torch::Tensor& w, at::IntArrayRef stride, at::IntArrayRef padding,
@@ -249,9 +214,9 @@ namespace {
 
 template <class T>
 torch::Tensor conv_by_tiles(const torch::Tensor& x, const winograd::KernelView<T>& kernel, int64_t in_channels,
-                            int64_t out_channels) {
+                            int64_t out_channels, std::optional<WinogradBuild> only) {
   const auto shape = shape_of(x, in_channels, out_channels);
-  const auto& kernels = kernels_for<T>(in_channels, out_channels);
+  const auto& kernels = kernels_for<T>(in_channels, out_channels, only);
   // LibTorch's CPU allocator aligns to 64 bytes (one register of the AVX-512 build, a cache line).
   const auto u = at::empty({16 * in_channels * out_channels}, x.options());  // every element written
   kernels.transform_weight(kernel, in_channels, out_channels, u.data_ptr<T>());
@@ -265,10 +230,11 @@ torch::Tensor conv_by_tiles(const torch::Tensor& x, const winograd::KernelView<T
 }
 
 template <class T>
-torch::Tensor weight_grad_by_tiles(const torch::Tensor& gy, const torch::Tensor& x, const torch::Tensor& w) {
+torch::Tensor weight_grad_by_tiles(const torch::Tensor& gy, const torch::Tensor& x, const torch::Tensor& w,
+                                   std::optional<WinogradBuild> only) {
   const int64_t out_channels = w.size(0), in_channels = w.size(1);
   const auto shape = shape_of(x, in_channels, out_channels);
-  const auto& kernels = kernels_for<T>(in_channels, out_channels);
+  const auto& kernels = kernels_for<T>(in_channels, out_channels, only);
   const int64_t plane = 16 * in_channels * out_channels;
   const int64_t chunks = (shape.tiles() + kWeightGradChunk - 1) / kWeightGradChunk;
   const auto du_tensor = at::zeros({chunks * plane}, x.options());  // 64-byte aligned, as u above
@@ -291,32 +257,93 @@ torch::Tensor weight_grad_by_tiles(const torch::Tensor& gy, const torch::Tensor&
   return gw;
 }
 
-}  // namespace
-
-torch::Tensor winograd_conv(const torch::Tensor& x, const torch::Tensor& w) {
+// The three operations on build `only` where given, else on the build of build_for.
+torch::Tensor conv_on(const torch::Tensor& x, const torch::Tensor& w, std::optional<WinogradBuild> only) {
   return AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "winograd_conv", [&] {
     // kernel (c, k) of a convolution from C to K channels: w[k, c], laid out [C, 3, 3, K] (a copy
     // of 9 C K values) so that its transform runs along the contiguous K.
     const auto wt = w.permute({1, 2, 3, 0}).contiguous();
     const winograd::KernelView<scalar_t> kernel{wt.data_ptr<scalar_t>(), wt.stride(0), wt.stride(1), wt.stride(2)};
-    return conv_by_tiles<scalar_t>(x, kernel, w.size(1), w.size(0));
+    return conv_by_tiles<scalar_t>(x, kernel, w.size(1), w.size(0), only);
   });
 }
 
-torch::Tensor winograd_input_grad(const torch::Tensor& gy, const torch::Tensor& w) {
+torch::Tensor input_grad_on(const torch::Tensor& gy, const torch::Tensor& w, std::optional<WinogradBuild> only) {
   return AT_DISPATCH_FLOATING_TYPES(gy.scalar_type(), "winograd_input_grad", [&] {
     // A convolution from K to C channels with kernel (k, c) = w[k, c] turned by 180 degrees, laid out
     // [K, 3, 3, C] (no copy for a channels-last w) so that its transform runs along the contiguous C.
     const auto wt = w.permute({0, 2, 3, 1}).contiguous();
     const winograd::KernelView<scalar_t> kernel{wt.data_ptr<scalar_t>() + 2 * wt.stride(1) + 2 * wt.stride(2),
                                                 wt.stride(0), -wt.stride(1), -wt.stride(2)};
-    return conv_by_tiles<scalar_t>(gy, kernel, w.size(0), w.size(1));
+    return conv_by_tiles<scalar_t>(gy, kernel, w.size(0), w.size(1), only);
   });
 }
 
-torch::Tensor winograd_weight_grad(const torch::Tensor& gy, const torch::Tensor& x, const torch::Tensor& w) {
+torch::Tensor weight_grad_on(const torch::Tensor& gy, const torch::Tensor& x, const torch::Tensor& w,
+                             std::optional<WinogradBuild> only) {
   return AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "winograd_weight_grad",
-                                    [&] { return weight_grad_by_tiles<scalar_t>(gy, x, w); });
+                                    [&] { return weight_grad_by_tiles<scalar_t>(gy, x, w, only); });
+}
+
+}  // namespace
+
+torch::Tensor winograd_conv(const torch::Tensor& x, const torch::Tensor& w) { return conv_on(x, w, std::nullopt); }
+
+torch::Tensor winograd_input_grad(const torch::Tensor& gy, const torch::Tensor& w) {
+  return input_grad_on(gy, w, std::nullopt);
+}
+
+torch::Tensor winograd_weight_grad(const torch::Tensor& gy, const torch::Tensor& x, const torch::Tensor& w) {
+  return weight_grad_on(gy, x, w, std::nullopt);
+}
+
+WinogradTiming time_winograd_against_onednn(WinogradBuild build) {
+  constexpr int64_t kChannels = 64;
+  if (!build_fits(build, at::kFloat, kChannels, kChannels)) {
+    throw std::invalid_argument(std::string("Winograd kernels: the ") + to_string(build) + " build does not run here");
+  }
+  at::NoGradGuard no_grad;
+  // Constant operands: no draw from the process's generator (which would shift every later draw),
+  // and the values of neither path change its time (none denormal).
+  auto constant = [](at::IntArrayRef sizes, double value) {
+    return at::full(sizes, value, at::kFloat).contiguous(at::MemoryFormat::ChannelsLast);
+  };
+  const auto x = constant({25, kChannels, 14, 14}, 0.5);
+  const auto gy = constant({25, kChannels, 14, 14}, 0.25);
+  const auto w = constant({kChannels, kChannels, 3, 3}, 0.125);
+  auto seconds = [](auto&& work) {
+    const auto t0 = std::chrono::steady_clock::now();
+    work();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  auto winograd = [&] {
+    conv_on(x, w, build);
+    input_grad_on(gy, w, build);
+    weight_grad_on(gy, x, w, build);
+  };
+  auto onednn = [&] {
+    at::convolution(x, w, /*bias=*/{}, {1, 1}, {1, 1}, {1, 1}, /*transposed=*/false, /*output_padding=*/{0, 0}, 1);
+    at::convolution_backward(gy, x, w, /*bias_sizes=*/c10::nullopt, {1, 1}, {1, 1}, {1, 1}, /*transposed=*/false,
+                             /*output_padding=*/{0, 0}, 1, {true, true, false});
+  };
+  winograd();  // first calls: the kernel tables, oneDNN's primitives, the allocator's blocks
+  onednn();
+  WinogradTiming t;
+  t.build = to_string(build);
+  t.winograd_ms = t.onednn_ms = std::numeric_limits<double>::infinity();
+  for (int round = 0; round < 4; ++round) {
+    t.winograd_ms = std::min(t.winograd_ms, 1e3 * seconds(winograd));
+    t.onednn_ms = std::min(t.onednn_ms, 1e3 * seconds(onednn));
+  }
+  return t;
+}
+
+const WinogradTiming& winograd_measurement() {
+  if (!winograd_build_runs_here(WinogradBuild::kAvx512)) {
+    throw std::logic_error("Winograd: auto measures only on AVX-512 CPUs (it decides by rule elsewhere)");
+  }
+  static const WinogradTiming measured = time_winograd_against_onednn(WinogradBuild::kAvx512);
+  return measured;
 }
 
 }  // namespace acdc

@@ -40,30 +40,31 @@ WinogradUse parse_winograd_use(const std::string& name);  // auto|on|off; throws
 // floats, else oneDNN; measured here: 0.61x oneDNN's time)".
 std::string winograd_status();
 
-// The forward and both gradients of a 3 x 3 convolution from 64 to 64 channels on 25 channels-last
-// float maps of 14 x 14 (the second layer of Conv4-64 on 28 x 28 images), in milliseconds, on the
-// build of the loops this CPU runs for it (a forced one in tests) and on oneDNN: the fastest of 4
-// alternated rounds each. Throws std::invalid_argument where no build runs here.
-struct WinogradTiming {
-  std::string build;  // "AVX2", "AVX-512" or "AVX-512 loops on AVX2"
-  double winograd_ms = 0;
-  double onednn_ms = 0;
-  bool winograd_faster() const { return winograd_ms < onednn_ms; }
-};
-WinogradTiming time_winograd_against_onednn();
-// What `auto` decides by on an AVX-512 CPU: time_winograd_against_onednn() of the AVX-512 build,
-// taken once per process on first use. Throws std::logic_error on CPUs without AVX-512, where
-// `auto` decides by rule.
-const WinogradTiming& winograd_measurement();
-
 // The builds of the kernels (acdc/winograd_kernels.h): AVX2 registers (8 floats) and AVX-512 ones
 // (16 floats). A call runs the widest this CPU has whose two registers divide both channel counts.
 enum class WinogradBuild { kAvx2, kAvx512, kWideOnAvx2 };
 bool winograd_build_runs_here(WinogradBuild build);
+std::string to_string(WinogradBuild build);  // "AVX2", "AVX-512", "AVX-512 loops on AVX2"
 // For tests: every call runs on `build` (kWideOnAvx2: the AVX-512 source built for AVX2, so that
 // its wider loops are checked on CPUs without AVX-512) where its registers divide the channel
 // counts, and on oneDNN elsewhere; std::nullopt restores the choice by CPU.
 void force_winograd_build(std::optional<WinogradBuild> build);
+
+// The forward and both gradients of a 3 x 3 convolution from 64 to 64 channels on 25 channels-last
+// float maps of 14 x 14 (the second layer of Conv4-64 on 28 x 28 images), in milliseconds, on
+// `build` and on oneDNN: the fastest of 4 alternated rounds each. Throws std::invalid_argument
+// where the build does not run here.
+struct WinogradTiming {
+  std::string build;  // to_string of the build
+  double winograd_ms = 0;
+  double onednn_ms = 0;
+  bool winograd_faster() const { return winograd_ms < onednn_ms; }
+};
+WinogradTiming time_winograd_against_onednn(WinogradBuild build);
+// What `auto` decides by on an AVX-512 CPU: time_winograd_against_onednn(kAvx512), taken once per
+// process on first use. Throws std::logic_error on CPUs without AVX-512, where `auto` decides by
+// rule.
+const WinogradTiming& winograd_measurement();
 
 // Whether a convolution from x's channels by w [K, C, 3, 3] runs on the Winograd kernels here;
 // `other` is the call's remaining operand (an output gradient), checked alike.
