@@ -531,6 +531,7 @@ TEST_F(Experiments, BadFlagsExit2NamingThem) {
       {base + " --bn sometimes", "--bn"},
       {base + " --device tpu", "--device"},
       {base + " --class-rotations 3", "--class-rotations: '3' is not one of 1, 2, 4"},
+      {base + " --class-rotations 8", "--class-rotations: '8' is not one of 1, 2, 4"},
       {base + " --device cuda:99", "--device cuda:99"},
       {base + " --no-such-flag", "--no-such-flag"},
       {base + " --config " + dir("missing.ini"), "missing.ini"},
