@@ -11,10 +11,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace acdc {
 namespace {
@@ -58,15 +60,23 @@ bool build_fits(WinogradBuild build, at::ScalarType dtype, int64_t c, int64_t k)
 }
 
 // The build a convolution between c and k channels of `dtype` runs on, if any: `only` where
-// given (the measurement's), else a forced one, else AVX-512 where it fits, else AVX2.
+// given (the measurement's), else a forced one, else under `auto` on an AVX-512 CPU the first of
+// the measurement's winners that fits, else AVX-512 where it fits, else AVX2.
 std::optional<WinogradBuild> build_for(at::ScalarType dtype, int64_t c, int64_t k,
                                        std::optional<WinogradBuild> only = std::nullopt) {
   if (const int forced = forced_build().load(); !only && forced != 0) only = static_cast<WinogradBuild>(forced - 1);
   if (only) return build_fits(*only, dtype, c, k) ? only : std::nullopt;
-  for (const auto build : {WinogradBuild::kAvx512, WinogradBuild::kAvx2}) {
-    if (build_fits(build, dtype, c, k)) return build;
+  const auto first_fitting = [&](const auto& builds) -> std::optional<WinogradBuild> {
+    for (const auto build : builds) {
+      if (build_fits(build, dtype, c, k)) return build;
+    }
+    return std::nullopt;
+  };
+  if (winograd_use() == WinogradUse::kAuto && winograd_build_runs_here(WinogradBuild::kAvx512)) {
+    static const auto winners = winograd_measurement().winners();
+    return first_fitting(winners);
   }
-  return std::nullopt;
+  return first_fitting(std::initializer_list<WinogradBuild>{WinogradBuild::kAvx512, WinogradBuild::kAvx2});
 }
 
 #ifdef ACDC_META_WINOGRAD_KERNELS
@@ -167,12 +177,22 @@ std::string winograd_status() {
   }
   if (!host::cpu_has_avx512()) return "auto: on (AVX2 + FMA, no AVX-512)";
   const auto& measured = winograd_measurement();
-  char ratio[32];
-  std::snprintf(ratio, sizeof ratio, "%.2fx", measured.winograd_ms / measured.onednn_ms);
-  return std::string(measured.winograd_faster() ? "auto: on (AVX-512 build where the channels are multiples of 32 "
-                                                  "floats, else oneDNN; "
-                                                : "auto: off (oneDNN; the AVX-512 build ") +
-         "measured here: " + ratio + " oneDNN's time)";
+  auto ratio = [](const WinogradTiming& t) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%s build %.2fx", t.build.c_str(), t.winograd_ms / t.onednn_ms);
+    return std::string(text);
+  };
+  const std::string found =
+      "measured here against oneDNN's time: " + ratio(measured.avx512) + ", " + ratio(measured.avx2);
+  const auto winners = measured.winners();
+  if (winners.empty()) return "auto: off (oneDNN; " + found + ")";
+  std::string runs = "auto: on (";
+  for (size_t i = 0; i < winners.size(); ++i) {
+    runs += std::string(i == 0 ? "the " : ", else the ") + to_string(winners[i]) +
+            " build where the channels are multiples of " + std::to_string(2 * register_bytes(winners[i]) / 4) +
+            " floats";
+  }
+  return runs + ", else oneDNN; " + found + ")";
 }
 
 bool winograd_runs(const torch::Tensor& x, const torch::Tensor& w, at::IntArrayRef stride, at::IntArrayRef padding,
@@ -201,11 +221,8 @@ bool winograd_runs(const torch::Tensor& x, const torch::Tensor& w, at::IntArrayR
   if (use == WinogradUse::kAuto) {
     const auto shape = shape_of(x, w.size(1), w.size(0));
     if (std::min(shape.h, shape.w) < kMinSide || shape.tiles() < kMinTiles) return false;
-    // On an AVX-512 CPU oneDNN's direct kernels are AVX-512 too: the AVX2 build would not beat them,
-    // and the AVX-512 build runs where it did in this process's measurement.
-    if (host::cpu_has_avx512() && (*build == WinogradBuild::kAvx2 || !winograd_measurement().winograd_faster())) {
-      return false;
-    }
+    // On an AVX-512 CPU (where oneDNN's direct kernels are AVX-512 too) build_for chose among the
+    // builds that beat oneDNN in this process's measurement.
   }
   return true;
 }
@@ -338,11 +355,21 @@ WinogradTiming time_winograd_against_onednn(WinogradBuild build) {
   return t;
 }
 
-const WinogradTiming& winograd_measurement() {
+std::vector<WinogradBuild> WinogradMeasurement::winners() const {
+  const auto ratio = [](const WinogradTiming& t) { return t.winograd_ms / t.onednn_ms; };
+  std::vector<WinogradBuild> builds;
+  // The AVX2 build runs wherever the AVX-512 build would, so behind it the AVX-512 build never runs.
+  if (avx512.winograd_faster() && ratio(avx512) <= ratio(avx2)) builds.push_back(WinogradBuild::kAvx512);
+  if (avx2.winograd_faster()) builds.push_back(WinogradBuild::kAvx2);
+  return builds;
+}
+
+const WinogradMeasurement& winograd_measurement() {
   if (!winograd_build_runs_here(WinogradBuild::kAvx512)) {
     throw std::logic_error("Winograd: auto measures only on AVX-512 CPUs (it decides by rule elsewhere)");
   }
-  static const WinogradTiming measured = time_winograd_against_onednn(WinogradBuild::kAvx512);
+  static const WinogradMeasurement measured{time_winograd_against_onednn(WinogradBuild::kAvx512),
+                                            time_winograd_against_onednn(WinogradBuild::kAvx2)};
   return measured;
 }
 

@@ -12,13 +12,13 @@
 // record through the call (the double backward records through oneDNN's ops where a third
 // derivative is asked for). With the default use (`auto`) also not on maps smaller than 4 x 4 (a
 // 3 x 3 map wastes 7 of every 16 outputs) or of fewer than 16 tiles, and on AVX-512 CPUs, where
-// oneDNN's direct kernels are AVX-512 too, only on the AVX-512 build (channels multiples of 32
-// floats) and only if it beat oneDNN in a measurement this process takes the first time it asks
-// (winograd_measurement: tens of milliseconds). A model predicted that it would (llvm-mca puts
-// the AVX-512 build's product loop at 7.1 cycles per 12 multiply-adds of 16 floats on
-// skylake-avx512 and icelake-server, against 6.1 cycles per 12 of 8 floats for the AVX2 build on
-// skylake: 1.7x the work per cycle, where oneDNN gains at most 2x from AVX-512), but no AVX-512
-// CPU has been at hand to confirm it, so each one decides by its own clock.
+// oneDNN's direct kernels are AVX-512 too, only on the builds that beat oneDNN in a measurement
+// this process takes the first time it asks (winograd_measurement: both builds, about 0.15 s),
+// the fastest of them first. A model predicted that the AVX-512 build would (llvm-mca puts its
+// product loop at 7.1 cycles per 12 multiply-adds of 16 floats on skylake-avx512 and
+// icelake-server, against 6.1 cycles per 12 of 8 floats for the AVX2 build on skylake: 1.7x the
+// work per cycle, where oneDNN gains at most 2x from AVX-512), but no AVX-512 CPU has been at hand
+// to confirm it, so each one decides by its own clock.
 //
 // ACDC_META_WINOGRAD=auto|on|off sets the default use (on: wherever the kernels can run; off:
 // oneDNN everywhere), e.g. to compare the two in `acdc-meta bench`.
@@ -27,6 +27,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace acdc {
 
@@ -36,8 +37,9 @@ void set_winograd_use(WinogradUse use);  // for tests and benchmarks; the proces
 WinogradUse parse_winograd_use(const std::string& name);  // auto|on|off; throws naming the value
 // One line for reports: the use and where it applies on this CPU, e.g. "auto: on (AVX2 + FMA, no
 // AVX-512)", "off", "on (AVX2 + FMA)", "unavailable (no AVX2 + FMA)"; on an AVX-512 CPU under
-// `auto` with the measurement, e.g. "auto: on (AVX-512 build where the channels are multiples of 32
-// floats, else oneDNN; measured here: 0.61x oneDNN's time)".
+// `auto` with the measurement, e.g. "auto: on (the AVX-512 build where the channels are multiples
+// of 32 floats, else the AVX2 build where the channels are multiples of 16 floats, else oneDNN;
+// measured here against oneDNN's time: AVX-512 build 0.61x, AVX2 build 0.85x)".
 std::string winograd_status();
 
 // The builds of the kernels (acdc/winograd_kernels.h): AVX2 registers (8 floats) and AVX-512 ones
@@ -61,10 +63,18 @@ struct WinogradTiming {
   bool winograd_faster() const { return winograd_ms < onednn_ms; }
 };
 WinogradTiming time_winograd_against_onednn(WinogradBuild build);
-// What `auto` decides by on an AVX-512 CPU: time_winograd_against_onednn(kAvx512), taken once per
-// process on first use. Throws std::logic_error on CPUs without AVX-512, where `auto` decides by
-// rule.
-const WinogradTiming& winograd_measurement();
+// What `auto` decides by on an AVX-512 CPU, taken once per process on first use: the AVX-512 and
+// the AVX2 build each timed against oneDNN (time_winograd_against_onednn). Throws
+// std::logic_error on CPUs without AVX-512, where `auto` decides by rule.
+struct WinogradMeasurement {
+  WinogradTiming avx512;
+  WinogradTiming avx2;
+  // The builds `auto` runs, in order of preference: those that beat oneDNN, by their time against
+  // oneDNN's, except the AVX-512 build behind the AVX2 one (which runs wherever it would); none:
+  // oneDNN everywhere.
+  std::vector<WinogradBuild> winners() const;
+};
+const WinogradMeasurement& winograd_measurement();
 
 // Whether a convolution from x's channels by w [K, C, 3, 3] runs on the Winograd kernels here;
 // `other` is the call's remaining operand (an output gradient), checked alike.

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <functional>
 #include <set>
 
@@ -646,19 +647,48 @@ TEST(Winograd, ForcedBuildRunsOnlyWhereItsRegistersDivideTheChannels) {
 
 // The default use: every build that beats oneDNN's direct kernels on this CPU. On an AVX2 CPU the
 // AVX2 build (16 float channels and more); on an AVX-512 CPU, where oneDNN's kernels are AVX-512
-// too, the AVX-512 build only (32 float channels and more), and only if this process measured it
-// faster. Never on maps under 4 x 4.
+// too, the builds this process measured faster than oneDNN (the AVX-512 build: 32 float channels
+// and more). Never on maps under 4 x 4.
 TEST(Winograd, AutoRunsTheBuildsThatBeatOneDnnHere) {
   if (!cpu_runs_winograd()) GTEST_SKIP() << "no AVX2 + FMA here: the Winograd kernels never run (asserted above)";
+  using acdc::WinogradBuild;
   WinogradUseScope automatic(acdc::WinogradUse::kAuto);
-  const bool avx512 = acdc::winograd_build_runs_here(acdc::WinogradBuild::kAvx512);
-  const bool wide_wins = !avx512 || acdc::winograd_measurement().winograd_faster();
-  EXPECT_EQ(winograd_runs_on(1, 16, 8), !avx512);
-  EXPECT_EQ(winograd_runs_on(1, 32, 8), wide_wins);
+  const bool avx512 = acdc::winograd_build_runs_here(WinogradBuild::kAvx512);
+  const auto winners =
+      avx512 ? acdc::winograd_measurement().winners() : std::vector<WinogradBuild>{WinogradBuild::kAvx2};
+  const bool avx2_wins = std::find(winners.begin(), winners.end(), WinogradBuild::kAvx2) != winners.end();
+  EXPECT_EQ(winograd_runs_on(1, 16, 8), avx2_wins);
+  EXPECT_EQ(winograd_runs_on(1, 32, 8), !winners.empty());
   EXPECT_FALSE(winograd_runs_on(8, 32, 3));  // 32 tiles, but a 3 x 3 map
   const std::string status = acdc::winograd_status();
-  EXPECT_EQ(status.rfind(wide_wins ? "auto: on (" : "auto: off (", 0), 0u) << status;
-  EXPECT_EQ(status.find("measured here: ") != std::string::npos, avx512) << status;
+  EXPECT_EQ(status.rfind(winners.empty() ? "auto: off (" : "auto: on (", 0), 0u) << status;
+  EXPECT_EQ(status.find("measured here against oneDNN's time: AVX-512 build ") != std::string::npos, avx512)
+      << status;
+  if (avx512) {  // the builds it runs, named in their order of preference
+    size_t at = 0;
+    for (const auto build : winners) {
+      at = status.find("the " + acdc::to_string(build) + " build where", at);
+      EXPECT_NE(at, std::string::npos) << status;
+    }
+  }
+}
+
+// Which builds `auto` runs on an AVX-512 CPU, from the measurement: those that beat oneDNN, in the
+// order of their time against oneDNN's, and the AVX-512 build not behind the AVX2 one (which runs
+// wherever it would). Arguments: each build's time and oneDNN's beside it, in ms.
+TEST(Winograd, AutoPrefersTheBuildsByTheirTimeAgainstOneDnn) {
+  using acdc::WinogradBuild;
+  auto measured = [](double avx512_ms, double avx512_onednn_ms, double avx2_ms, double avx2_onednn_ms) {
+    return acdc::WinogradMeasurement{{"AVX-512", avx512_ms, avx512_onednn_ms}, {"AVX2", avx2_ms, avx2_onednn_ms}};
+  };
+  using Builds = std::vector<WinogradBuild>;
+  EXPECT_EQ(measured(6, 10, 8, 10).winners(), (Builds{WinogradBuild::kAvx512, WinogradBuild::kAvx2}));
+  EXPECT_EQ(measured(6, 10, 11, 10).winners(), Builds{WinogradBuild::kAvx512});
+  EXPECT_EQ(measured(12, 10, 8, 10).winners(), Builds{WinogradBuild::kAvx2});
+  EXPECT_EQ(measured(9, 10, 8, 10).winners(), Builds{WinogradBuild::kAvx2});  // both win, AVX2 by more
+  // The ratio decides, not the time: oneDNN ran slower beside the AVX-512 build's timing.
+  EXPECT_EQ(measured(9, 12, 8, 10).winners(), (Builds{WinogradBuild::kAvx512, WinogradBuild::kAvx2}));
+  EXPECT_EQ(measured(10, 10, 12, 10).winners(), Builds{});  // a tie is no win
 }
 
 // The measurement `auto` decides by on AVX-512 CPUs times a build (each one this CPU runs) against
@@ -681,7 +711,8 @@ TEST(Winograd, MeasuresEveryBuildAgainstOneDnn) {
   }
   if (acdc::winograd_build_runs_here(WinogradBuild::kAvx512)) {
     WinogradBuildScope forced(WinogradBuild::kWideOnAvx2);
-    EXPECT_EQ(acdc::winograd_measurement().build, "AVX-512");
+    EXPECT_EQ(acdc::winograd_measurement().avx512.build, "AVX-512");
+    EXPECT_EQ(acdc::winograd_measurement().avx2.build, "AVX2");
     EXPECT_EQ(&acdc::winograd_measurement(), &acdc::winograd_measurement());  // taken once
   } else {
     EXPECT_THROW(acdc::winograd_measurement(), std::logic_error);

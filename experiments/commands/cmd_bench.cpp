@@ -40,8 +40,9 @@ int cmd_bench(const Args& args) {
       ("json", po::bool_switch(), "print one JSON object")
       ("winograd", po::value<std::string>(),
        "3x3 stride-1 convolutions on the CPU by Winograd F(2x2,3x3): auto (maps of 4x4 and more; on "
-       "AVX-512 CPUs only where the channels are multiples of 32 floats, and only if a timing against oneDNN at "
-       "the process's first convolution finds it faster), on (wherever the kernels run: "
+       "AVX-512 CPUs only the builds of the loops (AVX-512: channels multiples of 32 floats; AVX2: of 16) that a "
+       "timing against oneDNN at the process's first convolution finds faster, the faster first), "
+       "on (wherever the kernels run: "
        "their AVX-512 build on AVX-512 CPUs, else AVX2), off (oneDNN); default: ACDC_META_WINOGRAD, else auto");
   add_group_options(desc);
   po::variables_map vm;
