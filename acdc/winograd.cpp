@@ -59,9 +59,48 @@ bool build_fits(WinogradBuild build, at::ScalarType dtype, int64_t c, int64_t k)
   return winograd_build_runs_here(build) && c % two_registers == 0 && k % two_registers == 0;
 }
 
+// The choices `auto` can make on an AVX-512 CPU (WinogradMeasurement::winners), by index.
+constexpr int kChoices = 4;
+const std::vector<WinogradBuild>& choice(int index) {
+  static const std::vector<WinogradBuild> choices[kChoices] = {
+      {}, {WinogradBuild::kAvx512}, {WinogradBuild::kAvx2}, {WinogradBuild::kAvx512, WinogradBuild::kAvx2}};
+  return choices[index];
+}
+
+// The index of `builds` among the choices, or -1.
+int index_of(const std::vector<WinogradBuild>& builds) {
+  for (int i = 0; i < kChoices; ++i) {
+    if (choice(i) == builds) return i;
+  }
+  return -1;
+}
+
+// How a run records a choice: "AVX-512,AVX2", "AVX-512", "AVX2", "none".
+std::string choice_text(const std::vector<WinogradBuild>& builds) {
+  std::string text;
+  for (const auto build : builds) text += (text.empty() ? "" : ",") + to_string(build);
+  return text.empty() ? "none" : text;
+}
+
+// What `auto` runs on an AVX-512 CPU: -1 until chosen, then the choice's index, plus kChoices
+// where pinned (pin_winograd_auto_choice) rather than measured.
+std::atomic<int>& auto_state() {
+  static std::atomic<int> state{-1};
+  return state;
+}
+
+// auto_state, chosen by the measurement on first use unless pinned.
+int auto_choice_state() {
+  int state = auto_state().load();
+  if (state >= 0) return state;
+  const int measured = index_of(winograd_measurement().winners());
+  return auto_state().compare_exchange_strong(state, measured) ? measured : state;  // else pinned meanwhile
+}
+
 // The build a convolution between c and k channels of `dtype` runs on, if any: `only` where
 // given (the measurement's), else a forced one, else under `auto` on an AVX-512 CPU the first of
-// the measurement's winners that fits, else AVX-512 where it fits, else AVX2.
+// the chosen builds (the measurement's winners, or a pinned choice) that fits, else AVX-512 where
+// it fits, else AVX2.
 std::optional<WinogradBuild> build_for(at::ScalarType dtype, int64_t c, int64_t k,
                                        std::optional<WinogradBuild> only = std::nullopt) {
   if (const int forced = forced_build().load(); !only && forced != 0) only = static_cast<WinogradBuild>(forced - 1);
@@ -73,8 +112,7 @@ std::optional<WinogradBuild> build_for(at::ScalarType dtype, int64_t c, int64_t 
     return std::nullopt;
   };
   if (winograd_use() == WinogradUse::kAuto && winograd_build_runs_here(WinogradBuild::kAvx512)) {
-    static const auto winners = winograd_measurement().winners();
-    return first_fitting(winners);
+    return first_fitting(choice(auto_choice_state() % kChoices));
   }
   return first_fitting(std::initializer_list<WinogradBuild>{WinogradBuild::kAvx512, WinogradBuild::kAvx2});
 }
@@ -176,23 +214,46 @@ std::string winograd_status() {
       break;
   }
   if (!host::cpu_has_avx512()) return "auto: on (AVX2 + FMA, no AVX-512)";
-  const auto& measured = winograd_measurement();
-  auto ratio = [](const WinogradTiming& t) {
-    char text[64];
-    std::snprintf(text, sizeof text, "%s build %.2fx", t.build.c_str(), t.winograd_ms / t.onednn_ms);
-    return std::string(text);
-  };
-  const std::string found =
-      "measured here against oneDNN's time: " + ratio(measured.avx512) + ", " + ratio(measured.avx2);
-  const auto winners = measured.winners();
-  if (winners.empty()) return "auto: off (oneDNN; " + found + ")";
+  const int state = auto_choice_state();
+  std::string found = "pinned: the choice of the run resumed";
+  if (state < kChoices) {
+    const auto& measured = winograd_measurement();
+    auto ratio = [](const WinogradTiming& t) {
+      char text[64];
+      std::snprintf(text, sizeof text, "%s build %.2fx", t.build.c_str(), t.winograd_ms / t.onednn_ms);
+      return std::string(text);
+    };
+    found = "measured here against oneDNN's time: " + ratio(measured.avx512) + ", " + ratio(measured.avx2);
+  }
+  const auto& builds = choice(state % kChoices);
+  if (builds.empty()) return "auto: off (oneDNN; " + found + ")";
   std::string runs = "auto: on (";
-  for (size_t i = 0; i < winners.size(); ++i) {
-    runs += std::string(i == 0 ? "the " : ", else the ") + to_string(winners[i]) +
-            " build where the channels are multiples of " + std::to_string(2 * register_bytes(winners[i]) / 4) +
+  for (size_t i = 0; i < builds.size(); ++i) {
+    runs += std::string(i == 0 ? "the " : ", else the ") + to_string(builds[i]) +
+            " build where the channels are multiples of " + std::to_string(2 * register_bytes(builds[i]) / 4) +
             " floats";
   }
   return runs + ", else oneDNN; " + found + ")";
+}
+
+std::string winograd_auto_choice() {
+  const int state = auto_state().load();
+  return state < 0 ? "" : choice_text(choice(state % kChoices));
+}
+
+std::vector<WinogradBuild> parse_winograd_auto_choice(const std::string& text) {
+  for (int i = 0; i < kChoices; ++i) {
+    if (text == choice_text(choice(i))) return choice(i);
+  }
+  throw std::invalid_argument("Winograd choice '" + text + "' is not one of none, AVX-512, AVX2, AVX-512,AVX2");
+}
+
+bool pin_winograd_auto_choice(const std::vector<WinogradBuild>& builds) {
+  const int index = index_of(builds);
+  if (index < 0) throw std::invalid_argument("Winograd: no such choice of builds for auto");
+  if (!winograd_build_runs_here(WinogradBuild::kAvx512)) return true;
+  int state = -1;
+  return auto_state().compare_exchange_strong(state, index + kChoices) || state % kChoices == index;
 }
 
 bool winograd_runs(const torch::Tensor& x, const torch::Tensor& w, at::IntArrayRef stride, at::IntArrayRef padding,

@@ -39,7 +39,8 @@ WinogradUse parse_winograd_use(const std::string& name);  // auto|on|off; throws
 // AVX-512)", "off", "on (AVX2 + FMA)", "unavailable (no AVX2 + FMA)"; on an AVX-512 CPU under
 // `auto` with the measurement, e.g. "auto: on (the AVX-512 build where the channels are multiples
 // of 32 floats, else the AVX2 build where the channels are multiples of 16 floats, else oneDNN;
-// measured here against oneDNN's time: AVX-512 build 0.61x, AVX2 build 0.85x)".
+// measured here against oneDNN's time: AVX-512 build 0.61x, AVX2 build 0.85x)"; with a pinned
+// choice (pin_winograd_auto_choice) "...; pinned: the choice of the run resumed)".
 std::string winograd_status();
 
 // The builds of the kernels (acdc/winograd_kernels.h): AVX2 registers (8 floats) and AVX-512 ones
@@ -75,6 +76,20 @@ struct WinogradMeasurement {
   std::vector<WinogradBuild> winners() const;
 };
 const WinogradMeasurement& winograd_measurement();
+
+// What `auto` chose in this process on an AVX-512 CPU, as text a run records so that its resume
+// computes alike (the measurement could come out otherwise in another process where two paths
+// time close): the builds in order of preference, "AVX-512,AVX2", "AVX-512", "AVX2", or "none"
+// (oneDNN everywhere); "" where it chose nothing (CPUs without AVX-512, `on`, `off`, no CPU
+// convolution yet).
+std::string winograd_auto_choice();
+// The builds of such a text; throws std::invalid_argument naming a text that is none of them.
+std::vector<WinogradBuild> parse_winograd_auto_choice(const std::string& text);
+// Makes `auto` on an AVX-512 CPU run `builds` in this process instead of measuring (a resumed
+// run: the choice of the run it continues). Returns false, changing nothing, where this process
+// has already chosen other builds; true otherwise, also on CPUs without AVX-512 and under on/off,
+// where it does nothing.
+bool pin_winograd_auto_choice(const std::vector<WinogradBuild>& builds);
 
 // Whether a convolution from x's channels by w [K, C, 3, 3] runs on the Winograd kernels here;
 // `other` is the call's remaining operand (an output gradient), checked alike.

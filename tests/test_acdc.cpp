@@ -691,6 +691,36 @@ TEST(Winograd, AutoPrefersTheBuildsByTheirTimeAgainstOneDnn) {
   EXPECT_EQ(measured(10, 10, 12, 10).winners(), Builds{});  // a tie is no win
 }
 
+// The text a run records of what `auto` chose (acdc::winograd_auto_choice) reads back as the
+// same builds; any other text is refused naming it, and pinning something that is no choice is
+// refused. (Pinning a real choice changes the process; Experiments.ResumeRunsTheRecordedWinogradChoice
+// checks it in processes of its own.)
+TEST(Winograd, AutoChoiceTextsReadBackAndOthersAreNamed) {
+  using acdc::WinogradBuild;
+  using Builds = std::vector<WinogradBuild>;
+  EXPECT_EQ(acdc::parse_winograd_auto_choice("none"), Builds{});
+  EXPECT_EQ(acdc::parse_winograd_auto_choice("AVX-512"), Builds{WinogradBuild::kAvx512});
+  EXPECT_EQ(acdc::parse_winograd_auto_choice("AVX2"), Builds{WinogradBuild::kAvx2});
+  EXPECT_EQ(acdc::parse_winograd_auto_choice("AVX-512,AVX2"), (Builds{WinogradBuild::kAvx512, WinogradBuild::kAvx2}));
+  for (const std::string bad : {"", "AVX2,AVX-512", "avx2", "AVX2,", ",AVX2", "AVX-512,AVX-512", "none,AVX2", "oneDNN"}) {
+    try {
+      acdc::parse_winograd_auto_choice(bad);
+      ADD_FAILURE() << "'" << bad << "' was read";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("Winograd choice '" + bad + "' is not one of none, AVX-512, AVX2, "
+                                           "AVX-512,AVX2"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_THROW(acdc::pin_winograd_auto_choice({WinogradBuild::kAvx2, WinogradBuild::kAvx512}), std::invalid_argument);
+  EXPECT_THROW(acdc::pin_winograd_auto_choice({WinogradBuild::kWideOnAvx2}), std::invalid_argument);
+  if (!acdc::winograd_build_runs_here(WinogradBuild::kAvx512)) {  // nothing to choose: a pin changes nothing
+    EXPECT_TRUE(acdc::pin_winograd_auto_choice({}));
+    EXPECT_EQ(acdc::winograd_auto_choice(), "");
+  }
+}
+
 // The measurement `auto` decides by on AVX-512 CPUs times a build (each one this CPU runs) against
 // oneDNN; what it finds is the CPU's business, so only its form is checked, and a forced build
 // (tests) does not change which build `auto` times. On CPUs without AVX-512, where `auto` follows

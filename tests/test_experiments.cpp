@@ -3,6 +3,7 @@
 // 16x16, 10 classes): resume equals an uninterrupted run, eval is deterministic, train ->
 // eval -> export end to end, and bad flags / impossible combinations exit 2 naming them.
 
+#include "acdc/winograd.h"
 #include "backbones/registry.h"
 #include "datasets/storage/h5.h"
 #include "experiments/runs/checkpoint.h"
@@ -31,6 +32,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -62,9 +64,12 @@ class H5Edit {
     EXPECT_GE(H5Awrite(a, H5T_NATIVE_INT64, &value), 0);
     H5Aclose(a);
   }
-  // Replaces a root attribute by a fixed-length string (how checkpoints store settings).
-  void set_string_attr(const std::string& name, const std::string& value) {
-    EXPECT_GE(H5Adelete(file_, name.c_str()), 0) << name;
+  // Replaces a root attribute by a fixed-length string (how checkpoints store settings); adds it
+  // where `must_exist` is false.
+  void set_string_attr(const std::string& name, const std::string& value, bool must_exist = true) {
+    if (must_exist || H5Aexists(file_, name.c_str()) > 0) {
+      EXPECT_GE(H5Adelete(file_, name.c_str()), 0) << name;
+    }
     const hid_t type = H5Tcopy(H5T_C_S1);
     H5Tset_size(type, value.size());
     const hid_t space = H5Screate(H5S_SCALAR);
@@ -796,6 +801,43 @@ TEST_F(Experiments, ResumeKeepsTheSavedThreadCount) {
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("note: --threads 2 overrides the 1 thread "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(", 2 threads,"), std::string::npos) << r.output;
+}
+
+// What `--winograd auto` chose on an AVX-512 CPU (a timing each process takes, which a near tie
+// could turn the other way in another process) is recorded in every checkpoint, and --resume runs
+// it again instead of timing anew, so that the resumed run computes as an uninterrupted one. A
+// recorded choice that is none of the possible ones exits 2 naming the file, the attribute and the
+// text. On CPUs without AVX-512, `auto` decides by rule and nothing is recorded.
+TEST_F(Experiments, ResumeRunsTheRecordedWinogradChoice) {
+  const auto out = dir("winograd-choice");
+  ASSERT_EQ(run_acdc_meta(train_args(out) + " --stop-after 3").code, 0);  // checkpointed at 3 (--val-every)
+  const std::string key = "acdc_meta.winograd_auto";
+  const bool measures = acdc::winograd_build_runs_here(acdc::WinogradBuild::kAvx512);
+  auto recorded = [&]() -> std::optional<std::string> {
+    const auto f = storage::H5File::open(out + "/last.h5");
+    if (!f.has_attr("/", key)) return std::nullopt;
+    return f.attr_string("/", key);
+  };
+  const auto chosen = recorded();
+  EXPECT_EQ(chosen.has_value(), measures) << chosen.value_or("(none)");
+  if (chosen) {
+    EXPECT_NO_THROW(acdc::parse_winograd_auto_choice(*chosen)) << *chosen;
+  }
+
+  H5Edit(out + "/last.h5").set_string_attr(key, "AVX2,AVX-512", /*must_exist=*/false);
+  auto r = run_acdc_meta("train --resume --out " + out + " --stop-after 1");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find(out + "/last.h5: attribute " + key + ": Winograd choice 'AVX2,AVX-512' is not one of none, "
+                          "AVX-512, AVX2, AVX-512,AVX2"),
+            std::string::npos)
+      << r.output;
+
+  // A choice the measurement may not make here: the resumed process runs it (and records it again).
+  H5Edit(out + "/last.h5").set_string_attr(key, "none");
+  r = run_acdc_meta("train --resume --out " + out);  // to the end: checkpointed at 6
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.find("note:"), std::string::npos) << r.output;
+  EXPECT_EQ(recorded(), measures ? std::optional<std::string>("none") : std::nullopt);
 }
 
 // Issue 13, item 6: sizes beyond the machine exit 2 naming the flag (or the checkpoint and its

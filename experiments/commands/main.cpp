@@ -92,9 +92,9 @@ void print_help() {
                "  ACDC_META_WINOGRAD=auto|on|off  3x3 stride-1 CPU convolutions by Winograd F(2x2,3x3) or oneDNN\n"
                "            (auto, the default: Winograd on AVX2 CPUs; on AVX-512 CPUs its AVX-512 and AVX2\n"
                "            builds where they beat oneDNN in a timing each process takes once, which `info`\n"
-               "            shows; off: oneDNN everywhere). The two differ in the last bits of every result: on\n"
-               "            AVX-512 CPUs pin on or off for results equal bit for bit across processes (a resume,\n"
-               "            ranks).\n";
+               "            shows, and --resume runs as the run it resumes; off: oneDNN everywhere). The two\n"
+               "            differ in the last bits of every result: on AVX-512 CPUs pin on or off for results\n"
+               "            equal bit for bit across other processes (ranks, eval beside training).\n";
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "experiments/runs/checkpoint.h"
 
+#include "acdc/winograd.h"
 #include "datasets/storage/atomic_file.h"
 #include "datasets/storage/h5.h"
 #include "experiments/training/classification.h"
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 #include <mutex>
 #include <stdexcept>
 
@@ -148,6 +150,15 @@ CheckpointInfo read_info(const storage::H5File& f) {
   info.next_episode = f.attr_int("/", p + "next_episode");
   info.best_val_accuracy = f.attr_double("/", p + "best_val_accuracy");
   info.best_iteration = f.attr_int("/", p + "best_iteration");
+  if (f.has_attr("/", p + "winograd_auto")) {
+    info.winograd_auto = f.attr_string("/", p + "winograd_auto");
+    try {
+      acdc::parse_winograd_auto_choice(info.winograd_auto);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(f.path() + ": attribute " + p + "winograd_auto: " + e.what() +
+                                  " (damaged or edited checkpoint?)");
+    }
+  }
   const auto keys = f.attr_string("/", p + "config_keys");
   info.config.source = f.path();
   size_t start = 0;
@@ -169,6 +180,7 @@ void write_info_attrs(storage::H5File& f, const CheckpointInfo& info) {
   f.set_attr("/", p + "next_episode", info.next_episode);
   f.set_attr("/", p + "best_val_accuracy", info.best_val_accuracy);
   f.set_attr("/", p + "best_iteration", info.best_iteration);
+  if (const auto choice = acdc::winograd_auto_choice(); !choice.empty()) f.set_attr("/", p + "winograd_auto", choice);
   std::string keys;
   for (const auto& [key, value] : info.config.entries()) {
     f.set_attr("/", key, value);
@@ -276,6 +288,15 @@ CheckpointInfo load_checkpoint(const std::string& path, meta::Maml& maml, bool r
 }
 
 CheckpointInfo read_checkpoint_info(const std::string& path) { return read_info(storage::H5File::open(path)); }
+
+void follow_winograd_choice(const CheckpointInfo& info) {
+  if (info.winograd_auto.empty()) return;
+  if (!acdc::pin_winograd_auto_choice(acdc::parse_winograd_auto_choice(info.winograd_auto))) {
+    std::cerr << "note: " << info.config.source << " was trained with the Winograd builds '" << info.winograd_auto
+              << "', this process runs '" << acdc::winograd_auto_choice()
+              << "': the resumed run's last bits may differ from an uninterrupted one's\n";
+  }
+}
 
 bool is_checkpoint(const std::string& path) {
   std::error_code ec;

@@ -10,7 +10,9 @@
 //   /rng/cpu                       the default CPU generator's state (uint8), for atom-drop
 //   root attributes                "acdc_meta.format", "acdc_meta.iteration" (completed
 //                                  iterations), "acdc_meta.next_episode", best validation
-//                                  figures, and every setting of the resolved configuration
+//                                  figures, "acdc_meta.winograd_auto" (what `--winograd auto`
+//                                  chose on an AVX-512 CPU, acdc::winograd_auto_choice; absent
+//                                  elsewhere), and every setting of the resolved configuration
 //                                  (its option names as attribute names).
 // Datasets are written with HDF5's Fletcher-32 checksum (older checkpoints without it still
 // load); a damaged dataset is an error naming it. Loading is exact: every tensor is restored bit
@@ -39,8 +41,16 @@ struct CheckpointInfo {
   int64_t next_episode = 0;         // first training episode index of the next iteration
   double best_val_accuracy = -1.0;  // in [0, 1]; -1 when no validation ran yet
   int64_t best_iteration = 0;
+  std::string winograd_auto;  // acdc::winograd_auto_choice() of the process that wrote it; "" if none
   RunConfig config;
 };
+
+// Makes `--winograd auto` in this process run the builds the checkpoint's run chose
+// (acdc::pin_winograd_auto_choice), so that on an AVX-512 CPU a resumed run computes as an
+// uninterrupted one; call before any convolution. Where this process has chosen otherwise
+// already, a note on stderr says that the last bits may differ. Nothing to do for a checkpoint
+// without a choice.
+void follow_winograd_choice(const CheckpointInfo& info);
 
 // What a checkpoint holds of a run in training: parameter stores under their group names, and
 // the optimizer whose state tensors are keyed by the names of the stores it optimizes.

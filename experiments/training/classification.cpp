@@ -138,6 +138,7 @@ ClassifyResult run_classification(const ClassifyRequest& o) {
   bool resuming = false;
   if (o.resume && fs::exists(run.last())) {
     const auto saved = read_checkpoint_info(run.last());
+    follow_winograd_choice(saved);  // before any convolution
     const auto merged = resume_config(saved.config, table.to_config(o.settings), o.explicit_keys,
                                       kClassifyResumeMayChange, o.out, who, /*quiet=*/o.plan_only);
     s = table.from_config(merged);

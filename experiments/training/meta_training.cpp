@@ -90,6 +90,7 @@ void meta_train(const MetaTrainRequest& request) {
   if (resume) {
     run.require_checkpoint();
     resumed = read_checkpoint_info(run.last());
+    follow_winograd_choice(resumed);  // before any convolution
     const auto merged = resume_config(resumed.config, table.to_config(request.settings), request.explicit_keys,
                                       kMetaTrainResumeMayChange, request.out, "", /*quiet=*/false,
                                       /*length_key=*/"iterations");
