@@ -101,6 +101,30 @@ int64_t Backbone::add_conv(const acdc::ConvSpec& spec) {
   return plan_.add(spec);
 }
 
+int64_t Backbone::add_conv3x3(const std::string& name, int64_t in, int64_t out, int64_t stride,
+                              const std::string& block) {
+  acdc::ConvSpec spec;
+  spec.name = name;
+  spec.in_channels = in;
+  spec.out_channels = out;
+  spec.kernel_size = 3;
+  spec.stride = stride;
+  spec.padding = 1;
+  spec.block = block;
+  return add_conv(spec);
+}
+
+int64_t Backbone::add_shortcut(const std::string& name, int64_t in, int64_t out, int64_t stride) {
+  acdc::ConvSpec spec;
+  spec.name = name;
+  spec.in_channels = in;
+  spec.out_channels = out;
+  spec.kernel_size = 1;
+  spec.stride = stride;
+  spec.decompose = false;  // ACDC.md §2: 1x1 shortcuts stay standard convs
+  return add_conv(spec);
+}
+
 int64_t Backbone::add_batch_norm(const std::string& name, int64_t channels) {
   reserve_params(2.0 * static_cast<double>(channels) * static_cast<double>(1 + options_.bn_steps), name);
   BatchNormLayer bn;

@@ -106,6 +106,10 @@ class Backbone {
   // Each add_* first checks the parameter budget (see max_params()) with an upper bound of the
   // layer's parameters, so a network too large for the machine is named before it is allocated.
   int64_t add_conv(const acdc::ConvSpec& spec);
+  // The layers every backbone repeats: a 3x3 convolution with padding 1 in sharing block `block`,
+  // and a 1x1 projection shortcut, a standard convolution whatever the conv type (ACDC.md §2).
+  int64_t add_conv3x3(const std::string& name, int64_t in, int64_t out, int64_t stride, const std::string& block);
+  int64_t add_shortcut(const std::string& name, int64_t in, int64_t out, int64_t stride);
   int64_t add_batch_norm(const std::string& name, int64_t channels);
   // The classifier, named "head" (its tensors get the head roles).
   int64_t add_head(int64_t in_features, int64_t out_features);

@@ -21,14 +21,8 @@ class Conv4 : public Backbone {
     }
     int64_t in = o.in_channels;
     for (int i = 0; i < 4; ++i) {
-      acdc::ConvSpec spec;
-      spec.name = "features." + std::to_string(i) + ".conv";
-      spec.in_channels = in;
-      spec.out_channels = o.width;
-      spec.kernel_size = 3;
-      spec.padding = 1;
-      spec.block = "block1";  // one stage of equal width (ACDC.md §2: a block is a stage)
-      convs_[i] = add_conv(spec);
+      // One stage of equal width: one sharing block (ACDC.md §2: a block is a stage).
+      convs_[i] = add_conv3x3("features." + std::to_string(i) + ".conv", in, o.width, /*stride=*/1, "block1");
       bns_[i] = add_batch_norm("features." + std::to_string(i) + ".bn", o.width);
       in = o.width;
     }

@@ -53,31 +53,12 @@ class ResNet : public Backbone {
         const int64_t w = widths[s];
         const int64_t stride = (s > 0 && b == 0) ? 2 : 1;
         Block blk;
-        acdc::ConvSpec c1;
-        c1.name = prefix + ".conv1";
-        c1.in_channels = in;
-        c1.out_channels = w;
-        c1.kernel_size = 3;
-        c1.stride = stride;
-        c1.padding = 1;
-        c1.block = block;
-        blk.conv1 = add_conv(c1);
+        blk.conv1 = add_conv3x3(prefix + ".conv1", in, w, stride, block);
         blk.bn1 = add_batch_norm(prefix + ".bn1", w);
-        acdc::ConvSpec c2 = c1;
-        c2.name = prefix + ".conv2";
-        c2.in_channels = w;
-        c2.stride = 1;
-        blk.conv2 = add_conv(c2);
+        blk.conv2 = add_conv3x3(prefix + ".conv2", w, w, /*stride=*/1, block);
         blk.bn2 = add_batch_norm(prefix + ".bn2", w);
         if (stride != 1 || in != w) {
-          acdc::ConvSpec sc;
-          sc.name = prefix + ".shortcut.conv";
-          sc.in_channels = in;
-          sc.out_channels = w;
-          sc.kernel_size = 1;
-          sc.stride = stride;
-          sc.decompose = false;  // ACDC.md §2: 1x1 shortcuts stay standard convs
-          blk.shortcut_conv = add_conv(sc);
+          blk.shortcut_conv = add_shortcut(prefix + ".shortcut.conv", in, w, stride);
           blk.shortcut_bn = add_batch_norm(prefix + ".shortcut.bn", w);
         }
         blocks_.push_back(blk);

@@ -34,23 +34,11 @@ class ResNet12 : public Backbone {
       const std::string prefix = "layer" + std::to_string(s + 1);
       Block blk;
       for (int i = 0; i < 3; ++i) {
-        acdc::ConvSpec c;
-        c.name = prefix + ".conv" + std::to_string(i + 1);
-        c.in_channels = i == 0 ? in : widths[s];
-        c.out_channels = widths[s];
-        c.kernel_size = 3;
-        c.padding = 1;
-        c.block = "block" + std::to_string(s + 1);
-        blk.convs[i] = add_conv(c);
+        blk.convs[i] = add_conv3x3(prefix + ".conv" + std::to_string(i + 1), i == 0 ? in : widths[s], widths[s],
+                                   /*stride=*/1, "block" + std::to_string(s + 1));
         blk.bns[i] = add_batch_norm(prefix + ".bn" + std::to_string(i + 1), widths[s]);
       }
-      acdc::ConvSpec sc;
-      sc.name = prefix + ".shortcut.conv";
-      sc.in_channels = in;
-      sc.out_channels = widths[s];
-      sc.kernel_size = 1;
-      sc.decompose = false;  // ACDC.md §2: 1x1 shortcuts stay standard convs
-      blk.shortcut_conv = add_conv(sc);
+      blk.shortcut_conv = add_shortcut(prefix + ".shortcut.conv", in, widths[s], /*stride=*/1);
       blk.shortcut_bn = add_batch_norm(prefix + ".shortcut.bn", widths[s]);
       blocks_.push_back(blk);
       in = widths[s];

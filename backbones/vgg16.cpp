@@ -33,14 +33,7 @@ class Vgg16 : public Backbone {
       std::vector<std::pair<int64_t, int64_t>> layers;
       for (const int64_t w : stages[s]) {
         const std::string prefix = "features." + std::to_string(index++);
-        acdc::ConvSpec c;
-        c.name = prefix + ".conv";
-        c.in_channels = in;
-        c.out_channels = w;
-        c.kernel_size = 3;
-        c.padding = 1;
-        c.block = "block" + std::to_string(s + 1);
-        const int64_t conv_id = add_conv(c);
+        const int64_t conv_id = add_conv3x3(prefix + ".conv", in, w, /*stride=*/1, "block" + std::to_string(s + 1));
         layers.emplace_back(conv_id, add_batch_norm(prefix + ".bn", w));
         in = w;
       }

@@ -37,14 +37,7 @@ class WideResNet : public Backbone {
                                   std::to_string(o.image_size));
     }
     const int64_t n = (depth - 4) / 6;
-    acdc::ConvSpec stem;
-    stem.name = "stem.conv";
-    stem.in_channels = o.in_channels;
-    stem.out_channels = 16;
-    stem.kernel_size = 3;
-    stem.padding = 1;
-    stem.block = "block1";
-    stem_ = add_conv(stem);
+    stem_ = add_conv3x3("stem.conv", o.in_channels, 16, /*stride=*/1, "block1");
     int64_t in = 16;
     for (int g = 0; g < 3; ++g) {
       const int64_t w = (16 << g) * widen;
@@ -52,32 +45,12 @@ class WideResNet : public Backbone {
         const std::string prefix = "layer" + std::to_string(g + 1) + "." + std::to_string(b);
         const int64_t stride = (g > 0 && b == 0) ? 2 : 1;
         Block blk;
+        const std::string block = "block" + std::to_string(g + 1);
         blk.bn1 = add_batch_norm(prefix + ".bn1", in);
-        acdc::ConvSpec c1;
-        c1.name = prefix + ".conv1";
-        c1.in_channels = in;
-        c1.out_channels = w;
-        c1.kernel_size = 3;
-        c1.stride = stride;
-        c1.padding = 1;
-        c1.block = "block" + std::to_string(g + 1);
-        blk.conv1 = add_conv(c1);
+        blk.conv1 = add_conv3x3(prefix + ".conv1", in, w, stride, block);
         blk.bn2 = add_batch_norm(prefix + ".bn2", w);
-        acdc::ConvSpec c2 = c1;
-        c2.name = prefix + ".conv2";
-        c2.in_channels = w;
-        c2.stride = 1;
-        blk.conv2 = add_conv(c2);
-        if (in != w || stride != 1) {
-          acdc::ConvSpec sc;
-          sc.name = prefix + ".shortcut.conv";
-          sc.in_channels = in;
-          sc.out_channels = w;
-          sc.kernel_size = 1;
-          sc.stride = stride;
-          sc.decompose = false;  // ACDC.md §2: 1x1 shortcuts stay standard convs
-          blk.shortcut = add_conv(sc);
-        }
+        blk.conv2 = add_conv3x3(prefix + ".conv2", w, w, /*stride=*/1, block);
+        if (in != w || stride != 1) blk.shortcut = add_shortcut(prefix + ".shortcut.conv", in, w, stride);
         blocks_.push_back(blk);
         in = w;
       }
