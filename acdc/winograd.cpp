@@ -238,7 +238,7 @@ std::string winograd_status() {
 
 std::string winograd_auto_choice() {
   const int state = auto_state().load();
-  return state < 0 ? "" : choice_text(choice(state % kChoices));
+  return state < 0 || winograd_use() != WinogradUse::kAuto ? "" : choice_text(choice(state % kChoices));
 }
 
 std::vector<WinogradBuild> parse_winograd_auto_choice(const std::string& text) {

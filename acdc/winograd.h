@@ -87,8 +87,7 @@ std::string winograd_auto_choice();
 std::vector<WinogradBuild> parse_winograd_auto_choice(const std::string& text);
 // Makes `auto` on an AVX-512 CPU run `builds` in this process instead of measuring (a resumed
 // run: the choice of the run it continues). Returns false, changing nothing, where this process
-// has already chosen other builds; true otherwise, also on CPUs without AVX-512 and under on/off,
-// where it does nothing.
+// has already chosen other builds; true otherwise (on CPUs without AVX-512 it does nothing).
 bool pin_winograd_auto_choice(const std::vector<WinogradBuild>& builds);
 
 // Whether a convolution from x's channels by w [K, C, 3, 3] runs on the Winograd kernels here;
